@@ -1,0 +1,64 @@
+"""Freeze: the picture stops while it should move.
+
+Consecutive frames are compared on a downscaled luma plane (capture noise
+averages out there); a frame "repeats" its predecessor when at most
+``max_changed_fraction`` of its pixels differ by more than ``pixel_threshold``.
+A run of repeats lasting ``min_duration_s`` is a freeze: it starts at the first
+repeated frame (when motion was due) and ends at the first frame that moves.
+Near-uniform pictures (black, solid colour) are left to ``black``/``no_signal``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from detectors.base import Detector, DetectorConfig, Event
+from detectors.episodes import EpisodeTracker
+from detectors.video.regions import RegionOfInterest
+from harness.media import Frame
+
+
+class FreezeConfig(DetectorConfig):
+    pixel_threshold: int = Field(12, ge=1, le=255, description="luma change (0-255) that counts as a changed pixel")
+    max_changed_fraction: float = Field(0.002, ge=0, lt=1,
+                                        description="a frame with at most this fraction of changed pixels repeats its predecessor")
+    min_duration_s: float = Field(0.5, ge=0, description="shorter holds are left to the stutter detector")
+    analysis_width: int = Field(160, ge=16, le=7680)
+    min_texture: float = Field(3.0, ge=0, description="frames with luma std below this (solid/black) are not judged")
+    region: tuple[int, int, int, int] | None = Field(None, description="[x, y, w, h] to watch; default whole frame")
+
+
+class FreezeDetector(Detector):
+    name = "freeze"
+    kind = "freeze"
+    media = "video"
+    Config = FreezeConfig
+
+    def __init__(self, config=None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        self._roi = RegionOfInterest(self.config.region)
+        self._previous: np.ndarray | None = None
+        self._episodes: EpisodeTracker | None = None
+
+    def feed(self, frame: Frame) -> list[Event]:
+        cfg = self.config
+        if self._episodes is None:
+            self._episodes = EpisodeTracker(self.kind, self.name, cfg.min_duration_s,
+                                            region=self._roi.source_region(frame))
+        plane = self._roi.crop(frame, frame.gray(cfg.analysis_width))
+        previous, self._previous = self._previous, plane
+        if previous is None or previous.shape != plane.shape:
+            return []
+        diff = cv2.absdiff(plane, previous)
+        changed = float(np.count_nonzero(diff > cfg.pixel_threshold)) / diff.size
+        textured = float(plane.std()) >= cfg.min_texture
+        repeated = textured and changed <= cfg.max_changed_fraction
+        score = 1.0 - changed / max(cfg.max_changed_fraction, 1e-6) * 0.5 if repeated else 0.0
+        return self._episodes.update(frame.t, repeated, score,
+                                     evidence=frame.image if repeated else None,
+                                     details={"max_changed_fraction": round(changed, 5)})
+
+    def finish(self) -> list[Event]:
+        return self._episodes.finish() if self._episodes else []

@@ -1,0 +1,1 @@
+"""Evidence for the Allure report: attachments, environment, HTML generation."""

@@ -1,0 +1,119 @@
+"""black, freeze and silence: positives, negatives, streaming = batch, registry behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors import base as registry
+from detectors import detect
+from detectors.base import Event
+from detectors.video.black import is_black
+from harness.errors import BadInput
+from harness.media import Frame
+from tests.conftest import textured_frames, tone_chunks
+
+
+def with_black(frames, start, end, level=0):
+    for f in frames:
+        if start <= f.t < end:
+            f.image = np.full_like(f.image, level)
+    return frames
+
+
+def test_black_episode_has_times_score_and_region():
+    frames = with_black(textured_frames(90), 1.0, 1.5)
+    events = list(detect("black", frames=frames))
+    assert len(events) == 1
+    e = events[0]
+    assert e.kind == "black" and e.detector == "black"
+    assert e.start_s == pytest.approx(1.0, abs=0.04) and e.end_s == pytest.approx(1.5, abs=0.04)
+    assert e.score > 0.9 and e.region == (0, 0, 320, 180)
+    assert e.frame is not None and bool(e)
+
+
+def test_black_ignores_dark_textured_content_and_short_fades():
+    dark = textured_frames(60)
+    for f in dark:
+        f.image = (f.image // 4).astype(np.uint8)  # dark scene: mean ~ 30, but detail
+    assert not list(detect("black", frames=dark))
+    fade = with_black(textured_frames(60), 1.0, 1.0 + 2 / 30)  # two black frames in a fade
+    assert not list(detect("black", frames=fade))
+    assert list(detect("black", frames=with_black(textured_frames(60), 1.0, 1.07), min_duration_s=0))
+
+
+def test_black_region_only_looks_inside():
+    frames = textured_frames(30)
+    for f in frames:
+        f.image[:90, :160] = 0
+    assert not list(detect("black", frames=frames))
+    events = list(detect("black", frames=frames, region=(0, 0, 160, 90)))
+    assert len(events) == 1 and events[0].region == (0, 0, 160, 90)
+    assert is_black(frames[0], region=(0, 0, 160, 90)) and not is_black(frames[0])
+
+
+def test_freeze_detects_hold_and_ignores_capture_noise():
+    frames = textured_frames(120)
+    held = frames[45].image
+    rng = np.random.default_rng(1)
+    for f in frames[46:75]:  # 1.0 s hold, with capture noise on every frame
+        noise = rng.normal(0, 2.0, held.shape)
+        f.image = np.clip(held + noise, 0, 255).astype(np.uint8)
+    events = list(detect("freeze", frames=frames))
+    assert len(events) == 1
+    assert events[0].start_s == pytest.approx(46 / 30, abs=0.05)
+    assert events[0].end_s == pytest.approx(75 / 30, abs=0.05)
+    assert events[0].score > 0.5
+
+
+def test_freeze_negatives_moving_content_short_hold_and_static_black():
+    assert not list(detect("freeze", frames=textured_frames(90)))
+    frames = textured_frames(90)
+    for f in frames[30:38]:  # 0.27 s: stutter territory, not a freeze
+        f.image = frames[29].image.copy()
+    assert not list(detect("freeze", frames=frames))
+    black = [Frame(i / 30, i, np.zeros((90, 160, 3), np.uint8)) for i in range(60)]
+    assert not list(detect("freeze", frames=black))
+
+
+def test_freeze_region_watches_only_that_part():
+    frames = textured_frames(90, moving=False)  # static picture ...
+    for f in frames:  # ... with a moving ticker at the bottom
+        f.image[150:, :] = np.roll(frames[0].image[150:, :], f.index * 5, axis=1)
+    assert list(detect("freeze", frames=frames, region=(0, 0, 320, 140)))
+    assert not list(detect("freeze", frames=frames, region=(0, 150, 320, 30)))
+
+
+def test_silence_detects_dropout_not_quiet_passages():
+    chunks = tone_chunks(3.0, silent=[(1.0, 1.5)])
+    events = list(detect("silence", audio=chunks))
+    assert len(events) == 1
+    assert events[0].start_s == pytest.approx(1.0, abs=0.03)
+    assert events[0].end_s == pytest.approx(1.5, abs=0.03)
+    assert events[0].score > 0.9
+    quiet = tone_chunks(3.0, level=0.003)  # about -53 dBFS: a quiet passage, not a dropout
+    assert not list(detect("silence", audio=quiet))
+    short = tone_chunks(3.0, silent=[(1.0, 1.1)])
+    assert not list(detect("silence", audio=short))
+
+
+def test_streaming_in_any_chunking_gives_the_same_events():
+    a = list(detect("silence", audio=tone_chunks(3.0, chunk_s=0.02, silent=[(1.0, 1.6)])))
+    b = list(detect("silence", audio=tone_chunks(3.0, chunk_s=0.137, silent=[(1.0, 1.6)])))
+    assert [e.to_json() for e in a] == [e.to_json() for e in b]
+
+
+def test_registry_rejects_unknown_names_and_thresholds():
+    with pytest.raises(BadInput, match="unknown detector 'nope'.*black"):
+        registry.create("nope")
+    with pytest.raises(Exception, match="min_durration"):
+        registry.create("freeze", min_durration_s=1)
+    assert {"black", "freeze", "silence"} <= set(registry.available())
+    assert registry.resolve_names("black,silence", media="audio") == ["silence"]
+
+
+def test_event_json_round_trip_matches_the_contract():
+    e = Event("freeze", 3.0, 4.2, 0.97, "freeze", (0, 0, 10, 10), {"x": np.float32(1.5)})
+    data = e.to_json()
+    assert set(data) == {"kind", "start_s", "end_s", "score", "detector", "region", "details"}
+    assert Event.from_json(data).to_json() == data
