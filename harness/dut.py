@@ -109,6 +109,10 @@ class Dut:
         fps = self.video.info.fps
         self.capture_timeout_s = max(2.0, 30.0 / fps)
 
+    def __repr__(self) -> str:
+        clock = "virtual" if self.clock.is_virtual else "real"
+        return f"Dut({self.profile.name!r}, t={self.clock.now():.3f} s on the {clock} clock)"
+
     @classmethod
     def open(cls, device: str = "mock", realtime: bool = False, reporter: Any = None) -> "Dut":
         from harness.profile import load_profile

@@ -131,7 +131,9 @@ def dut(request: pytest.FixtureRequest, _harness_dut, device_profile: Profile):
             kind, at = spec.pop("kind"), float(spec.pop("at"))
             injected.append(the_dut.sim.inject(kind, at=start_t + at, **spec))
     request.node.stash[TEST_RUN_KEY] = (the_dut, start_t, log_start)
-    return the_dut
+    yield the_dut
+    if injected:
+        the_dut.sim.end_injections(the_dut.clock.now())  # never leak into the next test
 
 
 @pytest.hookimpl(wrapper=True)

@@ -195,6 +195,7 @@ class Step:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        __tracebackhide__ = True  # the failure points at the test's `with` line, not here
         late: InfrastructureError | None = None  # capture lost while draining at the step's end
         try:
             if exc is None:
@@ -214,6 +215,7 @@ class Step:
         return False
 
     def _close(self, exc: BaseException | None) -> None:
+        __tracebackhide__ = True
         from harness.dut import stats_delta
 
         dut = self.dut

@@ -15,13 +15,14 @@ from harness.errors import BadInput
 from harness.sim import SUPPORTED_DEFECTS, SimSettings, SimulatedDevice
 from harness.sim.content import ContentLibrary, real_media
 from harness.sim.device import AUDIO_RAMP_S
+from harness.sim.ui import build_apps
 
 W, H, FPS, SR = 320, 180, 30.0, 48000
 CHUNK = SR // 50  # 20 ms
 
 
 class Driver:
-    """Runs a device the way the mock capture does: one frame and its audio at a time."""
+    """Drives a device as the mock capture does: frames in order, audio fetched after them."""
 
     def __init__(self, **settings) -> None:
         settings.setdefault("content", "synthetic")
@@ -168,7 +169,7 @@ def test_text_goes_to_the_catalogue_search():
     d.seconds(0.2)
     d.press("OK")
     d.seconds(0.4)
-    catalogue = d.dev._apps[0]
+    catalogue = build_apps()[0]
     target = catalogue.items[7].title
     d.dev.text(target.split()[-1][:4], d.now)
     d.seconds(0.5)
@@ -520,3 +521,17 @@ def test_audio_injectors_are_chunk_independent():
     assert np.array_equal(audio_fx.shift(x, SR, -10)[:-480], x[480:])
     pink = audio_fx.noise(np.random.default_rng(2), 48000, 2, "pink")
     assert pink.shape == (48000, 2) and np.allclose(pink.std(axis=0), 1.0, atol=1e-3)
+
+
+def test_end_injections_drops_pending_and_truncates_running():
+    from harness.clock import VirtualClock
+    from harness.sim.device import SimSettings, SimulatedDevice
+
+    sim = SimulatedDevice(320, 180, 30, 48000, 2, SimSettings(), VirtualClock())
+    sim.inject("freeze", at=1.0, duration=2.0)
+    sim.inject("black", at=5.0, duration=1.0)
+    sim.end_injections(2.0)
+    (truth,) = sim.ground_truth
+    assert truth.kind == "freeze" and truth.start_s == 1.0 and truth.end_s == 2.0
+    frames = [sim.video_frame(i) for i in range(0, 200)]
+    assert all(f.mean() > 5 for f in frames[150:])  # no black at 5 s any more

@@ -99,3 +99,13 @@ def test_lost_capture_is_an_error_and_broken_not_a_failure(tmp_path, ffmpeg):
     assert "CaptureLost" in proc.stdout and "ended" in proc.stdout
     (result,) = allure_results(results).values()
     assert result["status"] == "broken"
+
+
+def test_harness_report_builds_the_html_report(clean_run, tmp_path):
+    _, results = clean_run
+    out = tmp_path / "report"
+    proc = subprocess.run([str(Path(sys.executable).parent / "harness"), "report", str(results),
+                           "-o", str(out)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "index.html").is_file()
+    assert "report written to" in proc.stdout

@@ -71,7 +71,8 @@ def stutter_map(rng: np.random.Generator, n: int, severity: float = 1.0) -> np.n
 
 def block_region(height: int, width: int, rng: np.random.Generator, severity: float = 1.0,
                  block: int = 16) -> Region:
-    """A block-aligned rectangle covering 4 % (severity near 0) to 50 % (severity 1) of the picture."""
+    """A block-aligned rectangle covering 4 % (severity near 0) to 50 % (severity 1) of the
+    picture."""
     area = (0.04 + 0.46 * severity) * width * height
     aspect = float(rng.uniform(0.7, 2.0))
     cols = int(np.clip(round(np.sqrt(area * aspect) / block), 2, width // block))

@@ -19,7 +19,8 @@ from scipy.signal import resample_poly
 from detectors.synth.audio import PROGRAM_RMS
 
 _MAJOR = (0, 2, 4, 5, 7, 9, 11)
-# Chord progressions as scale degrees, one chord per bar (I-V-vi-IV, vi-IV-I-V, I-vi-IV-V, ii-V-I-vi).
+# Chord progressions as scale degrees, one chord per bar:
+# I-V-vi-IV, vi-IV-I-V, I-vi-IV-V, ii-V-I-vi.
 PROGRESSIONS = ((0, 4, 5, 3), (5, 3, 0, 4), (0, 5, 3, 4), (1, 4, 0, 5))
 _PENTATONIC = (0, 1, 2, 4, 5)  # degrees of the major scale
 LOOP_BEATS = 16                 # four bars of 4/4
@@ -117,7 +118,8 @@ def _drums(sr: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, n
     kick *= np.minimum(1.0, t / 0.002)
     t = np.arange(int(0.25 * sr)) / sr
     rattle = _bright_noise(rng, t.shape[0])
-    snare = 0.12 * rattle * np.exp(-t / 0.07) + 0.5 * np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.05)
+    snare = (0.12 * rattle * np.exp(-t / 0.07)
+             + 0.5 * np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.05))
     snare *= np.minimum(1.0, t / 0.002)
     t = np.arange(int(0.06 * sr)) / sr
     hat = 0.05 * _bright_noise(rng, t.shape[0]) * np.exp(-t / 0.015) * np.minimum(1.0, t / 0.001)

@@ -385,9 +385,10 @@ class ContentLibrary:
             offset = cursors[clip] if cursors[clip] + frames <= reader.usable else reader.first
             cursors[clip] = offset + frames
             end = start + round(seconds * self.sample_rate)
-            scenes.append(Scene(start, end, clip, offset, (float(rng.random()), float(rng.random())),
-                                (int(rng.choice([-1, 1])), int(rng.integers(-1, 2))), (1.0, 1.0),
-                                (), k > 0 and rng.random() < 0.25))
+            origin = (float(rng.random()), float(rng.random()))
+            velocity = (int(rng.choice([-1, 1])), int(rng.integers(-1, 2)))
+            scenes.append(Scene(start, end, clip, offset, origin, velocity, (1.0, 1.0), (),
+                                k > 0 and rng.random() < 0.25))
             start, previous = end, clip
         track = tracks[int(rng.integers(len(tracks)))]
         music = RealMusic(track, float(rng.choice([0.0, 30.0, 60.0, 90.0])))

@@ -404,6 +404,25 @@ class SimulatedDevice:
             raise BadInput(f"cannot inject {kind!r}: {problems}") from None
         return self._add_episode(spec)
 
+    def end_injections(self, t: float) -> None:
+        """End every injection still pending at ``t`` (absolute seconds): ones not yet started
+        are dropped, running ones are cut short at ``t`` (and their ground truth with them).
+
+        The pytest plugin calls this when a test ends, so a defect injected for one test never
+        leaks into the next."""
+        frame_end = math.ceil(t * self.fps - 1e-9)
+        sample_end = math.ceil(t * self.sample_rate - 1e-9)
+        kept = []
+        for episode in self._episodes:
+            if episode.event.end_s > t:
+                if episode.event.start_s >= t:
+                    continue
+                episode.frames = (episode.frames[0], min(episode.frames[1], frame_end))
+                episode.samples = (episode.samples[0], min(episode.samples[1], sample_end))
+                episode.event.end_s = t
+            kept.append(episode)
+        self._episodes = kept
+
     def _add_episode(self, spec: InjectionSpec) -> Event:
         number = len(self._episodes)
         rng = np.random.default_rng([self.settings.seed, 2, number])
@@ -584,7 +603,8 @@ class SimulatedDevice:
         return out
 
     def _ramps(self, start: int, n: int, breaks: list[int]) -> np.ndarray | None:
-        """Gain dipping to 0 at each of ``breaks`` (sample positions) over AUDIO_RAMP_S each side."""
+        """Gain dipping to 0 at each of ``breaks`` (sample positions), over AUDIO_RAMP_S on
+        each side."""
         near = [b for b in breaks if start - self._ramp < b < start + n + self._ramp]
         if not near:
             return None

@@ -365,7 +365,8 @@ class UiRenderer:
 
     # -- what a frame shows
     def frame_key(self, state: UiState, frame: int) -> Hashable | None:
-        """A value equal for two frames exactly when they look the same; None while content plays."""
+        """A value equal for two frames exactly when they look the same; None while content
+        plays."""
         if state.screen == "off":
             return ("off",)
         if state.screen == "player":
