@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from detectors.base import Detector, DetectorConfig, Event
-from detectors.episodes import EpisodeTracker
-from detectors.video.regions import RegionOfInterest
+from detectors.base import DetectorConfig, Event
+from detectors.video.framewise import FramewiseDetector
 from harness.media import Frame
 
 
@@ -26,39 +25,29 @@ class BlackConfig(DetectorConfig):
     region: tuple[int, int, int, int] | None = Field(None, description="[x, y, w, h] to look at; default whole frame")
 
 
-class BlackDetector(Detector):
+class BlackDetector(FramewiseDetector):
     name = "black"
     kind = "black"
     media = "video"
     Config = BlackConfig
 
-    def __init__(self, config=None, **overrides) -> None:
-        super().__init__(config, **overrides)
-        self._roi = RegionOfInterest(self.config.region)
-        self._episodes: EpisodeTracker | None = None
-
     def feed(self, frame: Frame) -> list[Event]:
         cfg = self.config
-        if self._episodes is None:
-            self._episodes = EpisodeTracker(self.kind, self.name, cfg.min_duration_s,
-                                            region=self._roi.source_region(frame))
-        plane = self._roi.crop(frame, frame.gray(cfg.analysis_width))
+        plane = self._plane(frame)
         black_fraction = float(np.count_nonzero(plane <= cfg.pixel_threshold)) / plane.size
         is_black = black_fraction >= cfg.ratio
         # score: how far below the pixel threshold the picture sits (1.0 = pure black)
         mean_luma = float(plane.mean())
         score = black_fraction * (1.0 - min(mean_luma, cfg.pixel_threshold) / (2 * cfg.pixel_threshold + 1e-9))
-        return self._episodes.update(
+        return self._tracker(frame).update(
             frame.t, is_black, score, evidence=frame.image if is_black else None,
             details={"max_luma": float(plane.max()), "min_black_fraction": round(black_fraction, 4)})
 
-    def finish(self) -> list[Event]:
-        return self._episodes.finish() if self._episodes else []
 
 
 def is_black(frame: Frame, **thresholds) -> bool:
     """One-frame check in the spirit of stb-tester's ``is_screen_black``."""
     detector = BlackDetector(**thresholds)
+    plane = detector._plane(frame)
     cfg = detector.config
-    plane = detector._roi.crop(frame, frame.gray(cfg.analysis_width))
     return float(np.count_nonzero(plane <= cfg.pixel_threshold)) / plane.size >= cfg.ratio

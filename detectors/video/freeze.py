@@ -14,9 +14,8 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from detectors.base import Detector, DetectorConfig, Event
-from detectors.episodes import EpisodeTracker
-from detectors.video.regions import RegionOfInterest
+from detectors.base import DetectorConfig, Event
+from detectors.video.framewise import FramewiseDetector
 from harness.media import Frame
 
 
@@ -30,7 +29,7 @@ class FreezeConfig(DetectorConfig):
     region: tuple[int, int, int, int] | None = Field(None, description="[x, y, w, h] to watch; default whole frame")
 
 
-class FreezeDetector(Detector):
+class FreezeDetector(FramewiseDetector):
     name = "freeze"
     kind = "freeze"
     media = "video"
@@ -38,16 +37,12 @@ class FreezeDetector(Detector):
 
     def __init__(self, config=None, **overrides) -> None:
         super().__init__(config, **overrides)
-        self._roi = RegionOfInterest(self.config.region)
         self._previous: np.ndarray | None = None
-        self._episodes: EpisodeTracker | None = None
 
     def feed(self, frame: Frame) -> list[Event]:
         cfg = self.config
-        if self._episodes is None:
-            self._episodes = EpisodeTracker(self.kind, self.name, cfg.min_duration_s,
-                                            region=self._roi.source_region(frame))
-        plane = self._roi.crop(frame, frame.gray(cfg.analysis_width))
+        tracker = self._tracker(frame)
+        plane = self._plane(frame)
         previous, self._previous = self._previous, plane
         if previous is None or previous.shape != plane.shape:
             return []
@@ -56,9 +51,5 @@ class FreezeDetector(Detector):
         textured = float(plane.std()) >= cfg.min_texture
         repeated = textured and changed <= cfg.max_changed_fraction
         score = 1.0 - changed / max(cfg.max_changed_fraction, 1e-6) * 0.5 if repeated else 0.0
-        return self._episodes.update(frame.t, repeated, score,
-                                     evidence=frame.image if repeated else None,
-                                     details={"max_changed_fraction": round(changed, 5)})
-
-    def finish(self) -> list[Event]:
-        return self._episodes.finish() if self._episodes else []
+        return tracker.update(frame.t, repeated, score, evidence=frame.image if repeated else None,
+                              details={"max_changed_fraction": round(changed, 5)})
