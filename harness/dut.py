@@ -202,26 +202,20 @@ class Dut:
         return self.pump_until(self.clock.now() + seconds)
 
     def press(self, key: str, hold_s: float = 0.0) -> KeyPress:
-        self.pump_until(self.clock.now())  # listeners see everything up to the press
-        record = self.controller.press(key, hold_s=hold_s)
-        self._note("key", record.t_down, record.to_json())
-        return record
+        return self._control(self.controller.press, key, hold_s=hold_s)
 
     def key_down(self, key: str) -> KeyPress:
-        self.pump_until(self.clock.now())
-        record = self.controller.key_down(key)
-        self._note("key", record.t_down, record.to_json())
-        return record
+        return self._control(self.controller.key_down, key)
 
     def key_up(self, key: str) -> KeyPress:
-        self.pump_until(self.clock.now())
-        record = self.controller.key_up(key)
-        self._note("key", record.t_up or record.t_down, record.to_json())
-        return record
+        return self._control(self.controller.key_up, key)
 
     def text(self, text: str) -> KeyPress:
-        self.pump_until(self.clock.now())
-        record = self.controller.text(text)
+        return self._control(self.controller.text, text)
+
+    def _control(self, action: Callable[..., KeyPress], *args: Any, **kwargs: Any) -> KeyPress:
+        self.pump_until(self.clock.now())  # listeners see everything up to the key action
+        record = action(*args, **kwargs)
         self._note("key", record.t_down, record.to_json())
         return record
 
