@@ -66,3 +66,6 @@ def make_clip(ffmpeg: str, path: Path, seconds: float = 4.0, black=(1.0, 2.0), f
     cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)]
     subprocess.run(cmd, check=True)
     return path
+
+
+pytest_plugins = ["pytester"]
