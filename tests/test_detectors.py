@@ -77,11 +77,38 @@ def test_freeze_negatives_moving_content_short_hold_and_static_black():
 
 
 def test_freeze_region_watches_only_that_part():
-    frames = textured_frames(90, moving=False)  # static picture ...
-    for f in frames:  # ... with a moving ticker at the bottom
+    frames = textured_frames(90)  # a picture that stops moving after 1 s ...
+    for f in frames[30:]:
+        f.image = frames[30].image.copy()
+    for f in frames:  # ... with a ticker at the bottom that keeps moving
         f.image[150:, :] = np.roll(frames[0].image[150:, :], f.index * 5, axis=1)
+    assert not list(detect("freeze", frames=frames))
     assert list(detect("freeze", frames=frames, region=(0, 0, 320, 140)))
     assert not list(detect("freeze", frames=frames, region=(0, 150, 320, 30)))
+
+
+def test_static_content_is_not_a_freeze_but_moving_content_that_stops_is():
+    slides = []
+    for n in range(3):  # three 2-second slides: cuts between still pictures
+        slides += textured_frames(60, moving=False, seed=n, start_t=2.0 * n)
+    assert not list(detect("freeze", frames=slides))
+    film = textured_frames(120)
+    for f in film[60:]:
+        f.image = film[60].image.copy()
+    (event,) = detect("freeze", frames=film)
+    assert event.start_s == pytest.approx(61 / 30, abs=0.04)
+    pulldown = textured_frames(120)  # 15 fps content in 30 fps: every picture shown twice
+    for f in pulldown:
+        f.image = pulldown[min(f.index - f.index % 2, 60)].image.copy()
+    (event,) = detect("freeze", frames=pulldown)
+    assert event.start_s == pytest.approx(61 / 30, abs=0.04)
+    assert not list(detect("freeze", frames=pulldown, min_prior_motion=0.6))
+
+
+def test_blue_no_signal_screen_is_not_black():
+    blue = [Frame(i / 30, i, np.full((90, 160, 3), (120, 10, 0), np.uint8)) for i in range(30)]
+    assert not list(detect("black", frames=blue))
+    assert list(detect("black", frames=blue, max_chroma=255))
 
 
 def test_silence_detects_dropout_not_quiet_passages():
