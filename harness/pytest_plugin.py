@@ -24,12 +24,13 @@ from pathlib import Path
 import pytest
 
 from harness import __version__
-from harness.errors import BadInput, InfrastructureError, ProfileError
+from harness.errors import BadInput, HarnessError, InfrastructureError, ProfileError
 from harness.profile import Profile, load_profile
 
 INJECT_RE = re.compile(r"^(?P<kind>[a-z_]+)@(?P<at>\d+(?:\.\d+)?)s?"
                        r"(?:\+(?P<duration>\d+(?:\.\d+)?)s?)?(?::(?P<severity>\d*\.?\d+))?$")
 PROFILE_KEY = pytest.StashKey[Profile]()
+DEVICE_FACTS_KEY = pytest.StashKey[dict]()  # what the controller's probe() said about the device
 TEST_RUN_KEY = pytest.StashKey[tuple]()  # (dut, start_t, log position) of the running test
 
 
@@ -103,6 +104,10 @@ def _harness_dut(pytestconfig: pytest.Config, device_profile: Profile):
     from harness.rig import Rig
 
     dut = Dut(Rig(device_profile, realtime=pytestconfig.option.realtime))
+    try:  # model, OS and app versions for the report's environment
+        pytestconfig.stash[DEVICE_FACTS_KEY] = dut.controller.probe()
+    except HarnessError as exc:
+        pytestconfig.stash[DEVICE_FACTS_KEY] = {"probe_error": str(exc)}
     yield dut
     dut.close()
 
@@ -188,5 +193,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "harness": __version__, "python": platform.python_version(),
         "platform": platform.platform(),
     }
+    for key, value in session.config.stash.get(DEVICE_FACTS_KEY, {}).items():
+        if isinstance(value, (str, int, float)):
+            props[f"device.{key}"] = value
     lines = [f"{k}={str(v).replace(chr(10), ' ')}" for k, v in props.items()]
     (Path(results) / "environment.properties").write_text("\n".join(lines) + "\n")

@@ -15,14 +15,16 @@ drawn, a clip around each failure and the detector JSON attached.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import allure
 
 from detectors import base as registry
 from detectors.base import Detector, Event
-from harness.errors import BadInput, InfrastructureError
+from harness.errors import BadInput, HarnessError, InfrastructureError
 from harness.media import AudioChunk, Frame
 from harness.recording import Recorder, Segment
 from harness.report import evidence
@@ -162,6 +164,8 @@ class Step:
         self._recorder: Recorder | None = None
         self._allure_step = None
         self._stats_before: dict = {}
+        self._log_dir: tempfile.TemporaryDirectory | None = None
+        self._device_logs: list = []
 
     # listener protocol
     def on_frame(self, frame: Frame) -> None:
@@ -187,12 +191,37 @@ class Step:
             self._allure_step.__exit__(type(exc), exc, exc.__traceback__)
             raise
         self._stats_before = self.dut.capture_stats()
+        self._start_device_logs()
         self._recorder = Recorder(start, scale=self.evidence_scale, jpeg_quality=80)
         self.result = StepResult(self.name, start, start)
         self.dut.add_listener(self)
         self.dut._note("step", start, {"step": self.name, "phase": "start",
                                        "expect": [str(e) for e in self.expectations]})
         return self
+
+    def _start_device_logs(self) -> None:
+        """Device logs (logcat...) for the step's evidence, only when a report is written."""
+        if not evidence.reporting():
+            return
+        self._log_dir = tempfile.TemporaryDirectory(prefix="step-logs-")
+        try:
+            self._device_logs = self.dut.controller.start_evidence(Path(self._log_dir.name))
+        except HarnessError as exc:
+            evidence.attach_text("device log (not started)", f"could not start device logs: {exc}")
+
+    def _attach_device_logs(self) -> None:
+        for stream in self._device_logs:
+            try:
+                path = stream.stop()
+                evidence.attach_file(path.name, path)
+                if stream.error:
+                    evidence.attach_text(f"{path.name}: stream error", stream.error)
+            except (HarnessError, OSError) as exc:
+                evidence.attach_text(f"{stream.path.name} (lost)", str(exc))
+        self._device_logs = []
+        if self._log_dir is not None:
+            self._log_dir.cleanup()
+            self._log_dir = None
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         __tracebackhide__ = True  # the failure points at the test's `with` line, not here
@@ -259,6 +288,7 @@ class Step:
     def _attach_evidence(self, result: StepResult) -> None:
         if not evidence.reporting():
             return
+        self._attach_device_logs()
         segment = result.segment
         last = segment.frame_at(result.end_s) if segment else None
         if self.dut._last_frame is not None:

@@ -44,3 +44,29 @@ def test_controller_loss_is_an_error_and_broken(pytester):
     result.assert_outcomes(errors=1)
     (path,) = results.glob("*-result.json")
     assert json.loads(path.read_text())["status"] == "broken"
+
+
+def test_device_logs_become_step_evidence(pytester):
+    pytester.makepyfile("""
+        from pathlib import Path
+
+        class FakeLog:
+            def __init__(self, path):
+                self.path, self.error = path, None
+                path.write_text("I/ActivityManager: Start proc com.example.player\\n")
+            def stop(self):
+                return self.path
+
+        def test_with_device_log(dut, monkeypatch):
+            monkeypatch.setattr(dut.controller, "start_evidence",
+                                lambda directory: [FakeLog(Path(directory) / "logcat.txt")])
+            with dut.step("watch"):
+                dut.wait(0.5)
+    """)
+    results = pytester.path / "allure"
+    result = pytester.runpytest_subprocess("-p", "harness.pytest_plugin", f"--alluredir={results}")
+    result.assert_outcomes(passed=1)
+    (path,) = results.glob("*-result.json")
+    step = json.loads(path.read_text())["steps"][0]
+    (log,) = [a for a in step["attachments"] if a["name"] == "logcat.txt"]
+    assert "Start proc" in (results / log["source"]).read_text()

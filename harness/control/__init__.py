@@ -10,6 +10,12 @@ from harness.errors import BadInput
 # type -> "module:Class", imported on first use (a backend's library is only needed if used)
 CONTROLLER_BACKENDS: dict[str, str] = {
     "mock": "harness.control.mock:MockRemote",
+    "adb": "harness.control.adb:AdbRemote",
+    "serial": "harness.control.serial_tv:SerialRemote",
+    "lirc": "harness.control.lirc:LircRemote",
+    "itach": "harness.control.itach:ItachRemote",
+    "roku": "harness.control.roku:RokuRemote",
+    "cec": "harness.control.cec:CecRemote",
 }
 
 

@@ -10,7 +10,8 @@ clock, the key log) so a backend only implements the three ``_send_*`` calls.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,12 +22,24 @@ if TYPE_CHECKING:
     from harness.rig import Rig
 
 
+T = TypeVar("T")
+
+
 class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class TransientControlError(Exception):
     """A backend raises this for a fault worth retrying (timeout, reset link)."""
+
+
+class EvidenceStream(Protocol):
+    """A device log being copied to ``path`` until ``stop()``; ``error`` says if it broke."""
+
+    path: Path
+    error: str | None
+
+    def stop(self) -> Path: ...
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,22 @@ class RemoteControl:
                           f"(controller.keymap); mapped keys: {known}. "
                           f"Add `{key}: <code>` under controller.keymap in the profile.")
 
+    def probe(self) -> dict:
+        """Ask the device what it is (model, OS and app versions...); {} if the protocol can't.
+
+        Used by ``harness devices check`` and for the report's environment; a backend
+        that talks to the device here raises ``ControllerLost`` if it does not answer.
+        A ``problems`` entry (a list of strings) reports what answered but is wrong
+        (e.g. keymap codes the device does not know).
+        """
+        return {}
+
+    def start_evidence(self, directory: Path) -> list[EvidenceStream]:
+        """Start what the device can log while a step runs (e.g. ADB's logcat) into files under
+        ``directory``; the step stops each stream and attaches its file. Default: nothing."""
+        del directory
+        return []
+
     def close(self) -> None:
         for key in list(self._held):
             try:
@@ -145,13 +174,13 @@ class RemoteControl:
         self.keylog.append(record)
         return record
 
-    def _with_retries(self, what: str, action) -> None:
+    def _with_retries(self, what: str, action: Callable[[], T]) -> T:
+        """Run ``action`` (retrying transient faults) and return its result."""
         attempts = self.spec.retries + 1
         last: Exception | None = None
         for _ in range(attempts):
             try:
-                action()
-                return
+                return action()
             except TransientControlError as exc:
                 last = exc
         raise ControllerLost(f"device {self.device_name!r}: {what} failed over {self.transport} "

@@ -37,6 +37,12 @@ def attach_text(name: str, text: str) -> None:
         allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
 
 
+def attach_file(name: str, path: Path) -> None:
+    """A device log or other text file."""
+    if reporting():
+        allure.attach.file(str(path), name=name, attachment_type=allure.attachment_type.TEXT)
+
+
 def attach_clip(name: str, segment, start_s: float, end_s: float) -> str | None:
     """Encode part of a Segment to MP4 and attach it; returns an error text instead of raising."""
     if not reporting():

@@ -1,0 +1,2 @@
+"""Protocol-level peers the controller tests talk to over real transports
+(loopback TCP, ptys, Unix sockets)."""
