@@ -1,8 +1,10 @@
-"""Offline analysis: the same streaming detectors as live steps, fed from a file.
+"""Analysis outside a test: the same streaming detectors as live steps.
 
 ``analyze_file`` decodes once, hands every frame to every video detector and
 every audio chunk to every audio detector, and returns the ``harness analyze``
-result object of ``shared/DEFECTS.md``.
+result object of ``shared/DEFECTS.md``.  ``analyze_live`` does the same for a
+capture device or stream URL, read live through the opencv capture backend until
+the source ends or for a given duration; ``analyze`` picks one of them.
 """
 
 from __future__ import annotations
@@ -10,12 +12,26 @@ from __future__ import annotations
 from typing import Any
 
 from detectors import base as registry
+from harness.capture.base import EndOfStream
 from harness.capture.file import FileAudioSource, FileVideoSource, probe
-from harness.errors import BadInput
+from harness.capture.opencv import OpenCVVideoSource, is_live_source
+from harness.clock import RealClock
+from harness.errors import BadInput, CaptureLost, InfrastructureError
+
+
+def analyze(source: str, detectors: str | list[str] | None = "all",
+            thresholds: dict[str, dict[str, Any]] | None = None,
+            duration_s: float | None = None) -> dict[str, Any]:
+    """Analyse a media file, a capture device (``/dev/video0``, ``0``) or a stream URL."""
+    if is_live_source(source):
+        return analyze_live(source, detectors, thresholds, duration_s)
+    return analyze_file(source, detectors, thresholds, duration_s)
 
 
 def analyze_file(path: str, detectors: str | list[str] | None = "all",
-                 thresholds: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                 thresholds: dict[str, dict[str, Any]] | None = None,
+                 duration_s: float | None = None) -> dict[str, Any]:
+    """Analyse a media file (its first ``duration_s`` seconds if given)."""
     names = registry.resolve_names(detectors)
     thresholds = thresholds or {}
     info = probe(path)
@@ -33,6 +49,8 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
         source = FileVideoSource.open(path)
         try:
             for frame in source:
+                if duration_s is not None and frame.t >= duration_s:
+                    break
                 frames += 1
                 last_t = frame.t
                 for detector in detectors_v:
@@ -50,6 +68,8 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
                                         channels=info.audio.channels)
         try:
             for chunk in source_a:
+                if duration_s is not None and chunk.t >= duration_s:
+                    break
                 audio_end = chunk.end
                 for detector in detectors_a:
                     events.extend(detector.feed(chunk))
@@ -61,6 +81,8 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
     if duration is None:
         fps = info.video.fps if info.video else 0
         duration = max(last_t + (1 / fps if fps else 0), audio_end)
+    if duration_s is not None:
+        duration = min(duration, duration_s)
     result: dict[str, Any] = {
         "source": path,
         "duration_s": round(float(duration), 4),
@@ -74,3 +96,64 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
         "measurements": {},
     }
     return result
+
+
+def analyze_live(source: str, detectors: str | list[str] | None = "all",
+                 thresholds: dict[str, dict[str, Any]] | None = None,
+                 duration_s: float | None = None) -> dict[str, Any]:
+    """Analyse a capture device or stream URL live, until it ends (or stalls) or for ``duration_s``.
+
+    Event times are on a harness clock started with the analysis.  The video
+    detectors run (the opencv backend captures video); ``measurements.capture``
+    counts the frames delivered, dropped and duplicated.  Ctrl-C ends the
+    analysis early and still reports what was seen.
+    """
+    names = registry.resolve_names(detectors)
+    thresholds = thresholds or {}
+    video_names = [n for n in names if registry.detector_class(n).media == "video"]
+    if not video_names:
+        raise BadInput(f"{source}: a capture device or stream is analysed for video; "
+                       f"choose at least one video detector")
+    try:
+        capture = OpenCVVideoSource.open(source, RealClock())
+    except InfrastructureError as exc:
+        raise BadInput(str(exc)) from None
+    detectors_v = [registry.create(n, thresholds.get(n)) for n in video_names]
+    events = []
+    frames = 0
+    first_t: float | None = None
+    last_t: float | None = None
+    try:
+        while True:
+            try:
+                frame = capture.read()
+            except (EndOfStream, CaptureLost):
+                break  # the live source ended or stalled: the analysis covers what came
+            if frame is None:
+                continue
+            if first_t is None:
+                first_t = frame.t
+            elif duration_s is not None and frame.t - first_t >= duration_s:
+                break
+            frames += 1
+            last_t = frame.t
+            for detector in detectors_v:
+                events.extend(detector.feed(frame))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        capture.close()
+    for detector in detectors_v:
+        events.extend(detector.finish())
+    fps = capture.info.fps
+    span = 0.0 if first_t is None or last_t is None else last_t - first_t + (1 / fps if fps else 0)
+    return {
+        "source": source,
+        "duration_s": round(float(span), 4),
+        "video": {"width": capture.info.width, "height": capture.info.height,
+                  "fps": round(fps, 4), "frames": frames},
+        "audio": None,
+        "detectors": video_names,
+        "events": [e.to_json() for e in sorted(events, key=lambda e: (e.start_s, e.kind))],
+        "measurements": {"capture": capture.stats.as_dict()},
+    }

@@ -4,11 +4,17 @@ A :class:`Recorder` listens to the Dut's frame pump and keeps every frame as a
 JPEG (optionally downscaled) plus the audio, up to ``max_bytes``; beyond that
 the oldest frames are discarded and *counted* (``discarded_frames``), never
 silently lost.  ``finish()`` gives a :class:`Segment`: frames, audio and the key
-log of a stretch of time, replayable through any detector and writable as a clip.
+log of a stretch of time, replayable through any detector and writable as a clip
+(H.264 with the audio muxed in).  A clip that cannot be written (a full disk, a
+directory that takes no files) is a :class:`RecordingError` naming the path and
+the reason; nothing half-written is left, and files written before are kept.
 """
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 import shutil
 import subprocess
 import tempfile
@@ -21,7 +27,7 @@ import cv2
 import numpy as np
 
 from harness.control.base import KeyPress
-from harness.errors import BadInput
+from harness.errors import BadInput, HarnessError
 from harness.media import AudioChunk, Frame
 
 
@@ -102,39 +108,76 @@ class Segment:
         if not chosen:
             raise BadInput(f"no frames recorded between {start_s:.2f} and {end_s:.2f} s")
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        directory = _writable_dir(path)
         first = chosen[0].decode().image
         height, width = first.shape[:2]
         span = max(chosen[-1].t - chosen[0].t, 1e-3)
         fps = max(1.0, (len(chosen) - 1) / span) if len(chosen) > 1 else 25.0
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [ffmpeg, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
-                   "-s", f"{width}x{height}", "-r", f"{fps:.4f}", "-i", "-"]
-            audio = self.audio_between(chosen[0].t, chosen[-1].t + 1.0 / fps)
-            if audio is not None:
-                import soundfile
+        try:
+            with tempfile.TemporaryDirectory(dir=directory, prefix=".clip-") as tmp:
+                # encoded beside the clip, then renamed: a failed write leaves no half clip and
+                # never replaces one written before
+                partial = Path(tmp) / f"partial{path.suffix or '.mp4'}"
+                cmd = [ffmpeg, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
+                       "-s", f"{width}x{height}", "-r", f"{fps:.4f}", "-i", "-"]
+                audio = self.audio_between(chosen[0].t, chosen[-1].t + 1.0 / fps)
+                if audio is not None:
+                    import soundfile
 
-                wav = Path(tmp) / "audio.wav"
-                soundfile.write(wav, np.clip(audio[0], -1, 1), audio[1], subtype="PCM_16")
-                cmd += ["-i", str(wav), "-c:a", "aac", "-b:a", "128k"]
-            cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                    "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-movflags", "+faststart",
-                    "-shortest", str(path)]
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-            assert proc.stdin is not None
-            try:
-                for stored in chosen:
-                    image = stored.decode().image
-                    if image.shape[:2] != (height, width):
-                        image = cv2.resize(image, (width, height))
-                    proc.stdin.write(image.tobytes())
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            if proc.wait() != 0:
-                raise OSError(f"ffmpeg could not write {path}: {err.strip()[-300:]}")
+                    wav = Path(tmp) / "audio.wav"
+                    encoded = io.BytesIO()  # encoded in memory, so a full disk is a plain OSError
+                    soundfile.write(encoded, np.clip(audio[0], -1, 1), audio[1], format="WAV",
+                                    subtype="PCM_16")
+                    wav.write_bytes(encoded.getvalue())
+                    cmd += ["-i", str(wav), "-c:a", "aac", "-b:a", "128k"]
+                cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                        "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-movflags", "+faststart",
+                        "-shortest", str(partial)]
+                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+                assert proc.stdin is not None
+                try:
+                    for stored in chosen:
+                        image = stored.decode().image
+                        if image.shape[:2] != (height, width):
+                            image = cv2.resize(image, (width, height))
+                        proc.stdin.write(image.tobytes())
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                if proc.wait() != 0:
+                    if "No space left" in err:
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                    raise RecordingError(f"ffmpeg could not write {path}: {err.strip()[-300:]}")
+                os.replace(partial, path)
+        except RecordingError:
+            raise
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                free = shutil.disk_usage(directory).free
+                raise RecordingError(f"disk full writing {path} ({free // 1024} KiB free in "
+                                     f"{directory}); clips and results written before are kept "
+                                     f"(fix: free space or record elsewhere)") from None
+            raise RecordingError(f"cannot write {path}: {exc.strerror or exc}") from None
         return path
+
+
+class RecordingError(HarnessError, OSError):
+    """A clip could not be written (disk full, directory not writable); nothing half-written is left."""
+
+
+def _writable_dir(path: Path) -> Path:
+    """The clip's directory, created if needed; :class:`RecordingError` if it cannot take files."""
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RecordingError(f"cannot create the directory for {path}: {exc.strerror or exc} "
+                             f"(fix: record into a writable directory)") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise RecordingError(f"cannot write {path}: {directory} is not writable "
+                             f"(fix: record into a writable directory)")
+    return directory
 
 
 class Recorder:

@@ -10,10 +10,12 @@ from harness.errors import BadInput
 VIDEO_BACKENDS: dict[str, str] = {
     "mock": "harness.capture.mock:MockVideoSource",
     "file": "harness.capture.file:FileVideoSource",
+    "opencv": "harness.capture.opencv:OpenCVVideoSource",
 }
 AUDIO_BACKENDS: dict[str, str] = {
     "mock": "harness.capture.mock:MockAudioSource",
     "file": "harness.capture.file:FileAudioSource",
+    "sounddevice": "harness.capture.sounddevice_source:SoundDeviceAudioSource",
 }
 
 
