@@ -8,16 +8,31 @@ Functions that depend on absolute time take ``t0``, the time of the first sample
 rendered in chunks is identical to one rendered at once (hum keeps its phase; clicks fall at
 fixed times).  Random ones take a seeded :class:`numpy.random.Generator`; ``severity`` is in
 (0, 1], 1 being the strongest form.
+
+The ``*_episode`` functions at the end apply one defect episode to a timestamped recording (an
+:class:`~harness.media.AudioChunk` holding a whole track) and return the damaged recording with
+its ground truth, an :class:`~detectors.base.Event` from detector ``"injected"`` in the format
+of ``DEFECTS.md`` (``details`` always carries ``severity``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
 
+from detectors.base import Event
+from detectors.synth import truth
+from harness.media import AudioChunk
+
 NoiseColour = Literal["white", "pink"]
 ClipMode = Literal["hard", "soft"]
+DistortionMode = Literal["hard", "soft", "crush"]
+LoudnessDirection = Literal["up", "down"]
+ChannelFault = Literal["drop", "swap", "invert"]
+
+EDGE_RAMP_S = 0.005    # level and timing changes fade over this, so their edges do not click
 
 # Nominal programme level (-20 dBFS RMS), the reference for the hiss signal-to-noise ratio.
 PROGRAM_RMS = 0.1
@@ -144,3 +159,160 @@ def shift(samples: np.ndarray, sample_rate: int, offset_ms: float) -> np.ndarray
     else:
         out[:n + k] = samples[-k:]
     return out
+
+
+def bitcrush(samples: np.ndarray, severity: float = 1.0) -> np.ndarray:
+    """Crushed sound: samples quantised to :func:`crush_bits` bits and held for
+    ``1 + round(5 x severity)`` samples (aliasing), as a broken sample-format conversion."""
+    step = 2.0 ** (1 - crush_bits(severity))
+    hold = 1 + round(5 * severity)
+    x = _as_2d(samples)
+    held = np.repeat(x[::hold], hold, axis=0)[:x.shape[0]]
+    return (np.round(held / step) * step).astype(np.float32).reshape(samples.shape)
+
+
+def crush_bits(severity: float) -> int:
+    """Word length left by :func:`bitcrush`: 14 bits (severity near 0) down to 4 (severity 1)."""
+    return int(round(14 - 10 * severity))
+
+
+def loudness_step_db(severity: float) -> float:
+    """Size of an injected loudness jump: 6 dB (severity near 0) to 20 dB (severity 1)."""
+    return 6.0 + 14.0 * severity
+
+
+def channel_fault(samples: np.ndarray, mode: ChannelFault, severity: float = 1.0,
+                  channel: int = 0) -> np.ndarray:
+    """A channel fault on ``(n, channels)`` audio: ``drop`` attenuates ``channel`` like a
+    dropout (:func:`silence_gain`), ``swap`` exchanges the first two channels, ``invert`` turns
+    ``channel`` upside down (opposite phase)."""
+    out = samples.copy()
+    if mode == "swap":
+        out[:, [0, 1]] = samples[:, [1, 0]]
+    elif mode == "invert":
+        out[:, channel] = -samples[:, channel]
+    else:
+        out[:, channel] = samples[:, channel] * np.float32(silence_gain(severity))
+    return out
+
+
+# --------------------------------------------------------------------------- episodes
+def sample_span(audio: AudioChunk, start_s: float,
+                end_s: float) -> tuple[int, int, float, float]:
+    """Samples ``[a, b)`` of ``audio`` in ``[start_s, end_s)`` and their start and end times."""
+    rate, n = audio.sample_rate, audio.samples.shape[0]
+    a = min(n, max(0, math.ceil((start_s - audio.t) * rate - 1e-9)))
+    b = min(n, max(0, math.ceil((end_s - audio.t) * rate - 1e-9)))
+    if a >= b:
+        raise ValueError(f"no sample in [{start_s}, {end_s})")
+    return a, b, audio.t + a / rate, audio.t + b / rate
+
+
+def replace_samples(audio: AudioChunk, a: int, segment: np.ndarray) -> AudioChunk:
+    """``audio`` with the samples from ``a`` on replaced by ``segment``."""
+    out = audio.samples.copy()
+    out[a:a + segment.shape[0]] = segment
+    return AudioChunk(audio.t, out, audio.sample_rate)
+
+
+def _blend(audio: AudioChunk, a: int, b: int, damaged: np.ndarray) -> AudioChunk:
+    """``audio`` with samples ``[a, b)`` taken from ``damaged`` (the whole track, changed),
+    faded in and out over :data:`EDGE_RAMP_S`."""
+    ramp = max(1, round(EDGE_RAMP_S * audio.sample_rate))
+    i = np.arange(a, b)
+    weight = np.minimum(1.0, np.minimum(i - a + 1, b - i) / ramp).astype(np.float32)[:, None]
+    return replace_samples(audio, a, weight * damaged[a:b] + (1.0 - weight) * audio.samples[a:b])
+
+
+def silence_episode(audio: AudioChunk, start_s: float, end_s: float,
+                    severity: float = 1.0) -> tuple[AudioChunk, Event]:
+    """A dropout (:func:`silence`): muted at severity 1, else attenuated."""
+    a, b, start, end = sample_span(audio, start_s, end_s)
+    return (replace_samples(audio, a, silence(audio.samples[a:b], severity)),
+            truth("silence", start, end, severity, gain_db=_db(silence_gain(severity))))
+
+
+def clicks_episode(audio: AudioChunk, start_s: float, end_s: float, rng: np.random.Generator,
+                   severity: float = 1.0, rate: float | None = None) -> tuple[AudioChunk, Event]:
+    """Clicks (:func:`click_times`, :func:`add_clicks`); ``details.times`` lists them."""
+    a, b, start, end = sample_span(audio, start_s, end_s)
+    times = click_times(rng, start, end, severity, rate)
+    segment = add_clicks(audio.samples[a:b], audio.sample_rate, start, times, severity)
+    return (replace_samples(audio, a, segment),
+            truth("clicks", start, end, severity, count=len(times),
+                  times=[round(float(t), 6) for t in times]))
+
+
+def hum_episode(audio: AudioChunk, start_s: float, end_s: float, severity: float = 1.0,
+                freq: float = 50.0, harmonics: int = 5) -> tuple[AudioChunk, Event]:
+    """Mains hum (:func:`add_hum`) at ``freq`` with ``harmonics``."""
+    a, b, start, end = sample_span(audio, start_s, end_s)
+    segment = add_hum(audio.samples[a:b], audio.sample_rate, start, freq, severity, harmonics)
+    return (replace_samples(audio, a, segment),
+            truth("hum", start, end, severity, freq=freq, harmonics=harmonics,
+                  level_dbfs=_db(hum_level(severity))))
+
+
+def hiss_episode(audio: AudioChunk, start_s: float, end_s: float, rng: np.random.Generator,
+                 severity: float = 1.0, colour: NoiseColour = "white") -> tuple[AudioChunk, Event]:
+    """Broadband noise (:func:`add_hiss`) at :func:`hiss_snr_db` below programme level."""
+    a, b, start, end = sample_span(audio, start_s, end_s)
+    hiss = noise(rng, b - a, audio.channels, colour)
+    return (replace_samples(audio, a, add_hiss(audio.samples[a:b], hiss, severity)),
+            truth("hiss", start, end, severity, colour=colour, snr_db=hiss_snr_db(severity)))
+
+
+def distortion_episode(audio: AudioChunk, start_s: float, end_s: float, severity: float = 1.0,
+                       mode: DistortionMode = "hard") -> tuple[AudioChunk, Event]:
+    """Clipping (``hard``), saturation (``soft``) (:func:`clip`) or a crushed word length
+    (``crush``, :func:`bitcrush`).  Lossy re-encoding is
+    :func:`detectors.synth.codec.lossy_episode`."""
+    a, b, start, end = sample_span(audio, start_s, end_s)
+    segment = audio.samples[a:b]
+    if mode == "crush":
+        return (replace_samples(audio, a, bitcrush(segment, severity)),
+                truth("distortion", start, end, severity, mode=mode, bits=crush_bits(severity)))
+    return (replace_samples(audio, a, clip(segment, severity, mode)),
+            truth("distortion", start, end, severity, mode=mode,
+                  drive_db=clip_drive_db(severity)))
+
+
+def loudness_episode(audio: AudioChunk, start_s: float, end_s: float, severity: float = 1.0,
+                     direction: LoudnessDirection = "down") -> tuple[AudioChunk, Event]:
+    """A level jump of :func:`loudness_step_db` over the episode, with short ramps.  An upward
+    jump is limited so that peaks stay below full scale (no clipping); ``details.gain_db`` is
+    the jump applied."""
+    a, b, start, end = sample_span(audio, start_s, end_s)
+    gain_db = -loudness_step_db(severity)
+    if direction == "up":
+        peak = float(np.abs(audio.samples[a:b]).max(initial=0.0))
+        gain_db = min(-gain_db, _db(0.98 / max(peak, 1e-6)))
+    damaged = audio.samples * np.float32(10.0 ** (gain_db / 20.0))
+    return (_blend(audio, a, b, damaged),
+            truth("loudness", start, end, severity, direction=direction,
+                  gain_db=round(gain_db, 3)))
+
+
+def channel_episode(audio: AudioChunk, start_s: float, end_s: float, severity: float = 1.0,
+                    mode: ChannelFault = "drop", channel: int = 0) -> tuple[AudioChunk, Event]:
+    """A channel missing, swapped or in opposite phase (:func:`channel_fault`); ``severity``
+    scales ``drop`` only."""
+    a, b, start, end = sample_span(audio, start_s, end_s)
+    damaged = channel_fault(audio.samples[a:b], mode, severity, channel)
+    return (replace_samples(audio, a, damaged),
+            truth("channel", start, end, severity, mode=mode, channel=channel))
+
+
+def av_offset_episode(audio: AudioChunk, start_s: float, end_s: float, offset_ms: float,
+                      severity: float = 1.0) -> tuple[AudioChunk, Event]:
+    """Sound out of step with the picture over the episode: ``offset_ms`` > 0 plays it late, < 0
+    early (the sound is taken from the same track, shifted; short crossfades at the edges).
+    ``offset_ms`` is the degree; ``severity`` is only recorded."""
+    a, b, start, end = sample_span(audio, start_s, end_s)
+    shifted = shift(audio.samples, audio.sample_rate, offset_ms)
+    return (_blend(audio, a, b, shifted),
+            truth("av_sync", start, end, severity, offset_ms=offset_ms))
+
+
+def _db(gain: float) -> float:
+    return round(20.0 * math.log10(max(gain, 1e-6)), 3)

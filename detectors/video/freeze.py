@@ -35,9 +35,10 @@ class FreezeConfig(DetectorConfig):
     min_texture: float = Field(3.0, ge=0, description="frames with luma std below this (solid/black) are not judged")
     region: tuple[int, int, int, int] | None = Field(None, description="[x, y, w, h] to watch; default whole frame")
     context_s: float = Field(1.0, gt=0, description="how far back motion is looked for before a hold")
-    min_prior_motion: float = Field(0.4, ge=0, le=1,
+    min_prior_motion: float = Field(0.25, ge=0, le=1,
                                     description="fraction of frames in context_s that must have moved "
-                                                "(0.4 keeps 2:2 / 3:2 pulldown repeats counting as motion)")
+                                                "(0.25 keeps content down to 1/4 of the capture rate, "
+                                                "e.g. 10 fps footage in 30 fps or 3:2 pulldown, moving)")
 
 
 class FreezeDetector(FramewiseDetector):

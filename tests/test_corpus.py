@@ -1,0 +1,121 @@
+"""``harness corpus build`` and ``harness eval`` end to end on a tiny corpus."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from detectors.synth import content
+from detectors.synth.corpus import KINDS, SIZES, VARIANTS, plan
+from harness.capture.file import FileAudioSource, FileVideoSource
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+ANALYZE_KEYS = {"source", "duration_s", "video", "audio", "detectors", "events", "measurements"}
+
+TINY_SOURCES = {"vtest", "bikes"}  # the tiny corpus's footage, besides photos and music
+pytestmark = pytest.mark.skipif(
+    not TINY_SOURCES <= {s.name for s in content.installed()}
+    or not (content.installed("photo") and content.installed("music")),
+    reason="corpus content not installed (scripts/setup.sh)")
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([HARNESS, *args], capture_output=True, text=True, timeout=300)
+
+
+def decoded_digest(path: Path) -> str:
+    """A hash of what a detector sees: every decoded frame and sample."""
+    digest = hashlib.sha256()
+    if path.suffix == ".mp4":
+        source = FileVideoSource.open(str(path))
+        try:
+            for frame in source:
+                digest.update(frame.image.tobytes())
+        finally:
+            source.close()
+    audio = FileAudioSource.open(str(path))
+    for chunk in audio:
+        digest.update(chunk.samples.tobytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("corpus") / "tiny"
+    proc = run("corpus", "build", str(root), "--seed", "3", "--size", "tiny")
+    assert proc.returncode == 0, proc.stderr
+    assert "files" in proc.stdout
+    return root
+
+
+def test_manifest_and_truth_files(corpus):
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["size"] == "tiny" and manifest["kinds"] == list(KINDS)
+    assert manifest["command"].startswith("harness corpus build")
+    files = manifest["files"]
+    assert len(files) == len(plan(SIZES["tiny"], 3)) == manifest["totals"]["files"]
+    clean = [f for f in files if f["variant"] is None]
+    assert {Path(f["media"]).suffix for f in clean} == {".mp4", ".flac"}
+    for entry in files:
+        assert (corpus / entry["media"]).is_file() and entry["sources"]
+        truth = json.loads((corpus / entry["truth"]).read_text())
+        assert set(truth) == ANALYZE_KEYS and truth["source"] == entry["media"]
+        assert truth["detectors"] == ["injected"]
+        kinds = {e["kind"] for e in truth["events"]}
+        if entry["variant"] is None:
+            assert not kinds
+        else:
+            assert kinds == {VARIANTS[entry["variant"]].kind}, entry
+        for event in truth["events"]:
+            assert event["detector"] == "injected" and 0 <= event["start_s"] < event["end_s"]
+            assert event["end_s"] <= truth["duration_s"] + 1e-6
+            assert event["details"]["variant"] == entry["variant"]
+            assert "severity" in event["details"]
+        for kind, seconds in entry["clean_s"].items():
+            covered = sum(e["end_s"] - e["start_s"] for e in truth["events"] if e["kind"] == kind)
+            assert seconds == pytest.approx(truth["duration_s"] - covered, abs=1e-3)
+        if truth["video"] is None:
+            assert "black" not in entry["clean_s"] and "silence" in entry["clean_s"]
+    assert manifest["totals"]["episodes"]["block_corruption"] >= 1, "real codec damage"
+    assert sum(manifest["totals"]["episodes"].values()) >= len(files) - len(clean)
+
+
+def test_same_seed_same_corpus(corpus, tmp_path):
+    again = tmp_path / "again"
+    assert run("corpus", "build", str(again), "--seed", "3", "--size", "tiny",
+               "--jobs", "1").returncode == 0
+    for truth in sorted((corpus / "media").glob("*.truth.json")):
+        assert truth.read_bytes() == (again / "media" / truth.name).read_bytes(), truth.name
+    for media in sorted((corpus / "media").glob("*.mp4"))[:2]:
+        assert decoded_digest(media) == decoded_digest(again / "media" / media.name)
+
+
+def test_eval_scores_every_kind_end_to_end(corpus, tmp_path):
+    out, png, page = tmp_path / "eval.json", tmp_path / "pr.png", tmp_path / "accuracy.md"
+    proc = run("eval", str(corpus), "--json", str(out), "--plot", str(png), "--markdown",
+               str(page), "--detectors", "black,freeze,silence")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("| kind | detector |")
+    report = json.loads(out.read_text())
+    rows = {row["kind"]: row for row in report["kinds"]}
+    assert list(rows) == list(KINDS)
+    for kind in ("black", "freeze", "silence"):
+        assert rows[kind]["status"] == "scored" and rows[kind]["episodes"] == 1
+        assert rows[kind]["recall"] == 1.0, rows[kind]
+    assert rows["clicks"]["status"] in ("no detector yet", "not run")
+    assert rows["clicks"]["episodes"] == 1 and rows["clicks"]["precision"] is None
+    assert set(report["sweeps"]) == {"black", "freeze", "silence"}
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    text = page.read_text()
+    assert "harness corpus build" in text and "| black | black | 1 |" in text
+    assert proc.stdout.strip() in text
+
+
+def test_bad_corpus_is_a_clear_error(tmp_path):
+    proc = run("eval", str(tmp_path))
+    assert proc.returncode == 2 and "not a corpus" in proc.stderr
