@@ -132,6 +132,15 @@ _REGISTRY: dict[str, str] = {
     "black": "detectors.video.black:BlackDetector",
     "freeze": "detectors.video.freeze:FreezeDetector",
     "silence": "detectors.audio.silence:SilenceDetector",
+    "stutter": "detectors.video.stutter:StutterDetector",
+    "tearing": "detectors.video.tearing:TearingDetector",
+    "no_signal": "detectors.video.no_signal:NoSignalDetector",
+    "aspect": "detectors.video.aspect:AspectDetector",
+    "block_corruption": "detectors.video.block_corruption:BlockCorruptionDetector",
+    "block_corruption:dsp": "detectors.video.block_corruption:BlockCorruptionDetector",
+    "blur": "detectors.video.blur:BlurDetector",
+    "interlace": "detectors.video.interlace:InterlaceDetector",
+    "color_range": "detectors.video.color_range:ColorRangeDetector",
 }
 
 

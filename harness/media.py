@@ -62,6 +62,18 @@ class Frame:
             self._planes[key] = plane
         return plane
 
+    def cached(self, key: tuple, make) -> np.ndarray:
+        """Any other derived plane: ``make(frame)`` runs once per frame and ``key``.
+
+        For planes several detectors share beyond :meth:`gray` and :meth:`small` (colour
+        samples, a horizontally downscaled luma, ...); keys are tuples naming the plane.
+        """
+        plane = self._planes.get(key)
+        if plane is None:
+            plane = make(self)
+            self._planes[key] = plane
+        return plane
+
     def release_planes(self) -> None:
         self._planes.clear()
 

@@ -1,0 +1,340 @@
+"""Stutter: dropped or repeated frames, uneven cadence, broken pulldown.
+
+Every frame-to-frame transition is classified on the downscaled luma (the plane ``freeze`` and
+``black`` already use): it shows a *new* picture or *repeats* the last one.  A transition is new
+when enough pixels change clearly (``change_threshold``, ``min_changed_fraction``) or when a
+global motion explains a measurable part of the change (a least-squares translation fitted to
+the whole plane, as in Lucas-Kanade: slow pans move every pixel by a fraction of a pixel,
+which capture noise would hide from a per-pixel test, but not from a fit over all of them).
+Everything else repeats.
+
+The cadence is the sequence of new pictures, in capture frames.  Content at ``f`` frames/s in
+a capture at ``F`` shows its k-th picture at frame ``k r + c`` (``r = F/f``), rounded: 1,1,1...
+frames apart at the capture rate, 3,2,3,2 for 24 in 60, 2,2,3,2,3 for 25 in 60, a repeat every
+25th frame for 24 in 25.  So the *drift* ``d_k = n_k - k r`` of the k-th new picture (at frame
+``n_k``) stays within a band narrower than one frame: ``1 - 1/q`` wide for ``r = p/q``.  A
+new picture that widens the band of the pictures since the last irregularity beyond that (plus
+``drift_tolerance``) is an irregular step: a repeat out of pattern, a picture early or late.
+The content rate is taken from ``content_fps`` or learnt per scene: the standard rate under
+which the last ``window_s`` of cadence is most regular (switching only to a clearly more
+regular one, since a stutter can look like another cadence: repeats every fourth frame of 30p
+are 24p in 30).
+
+Frames dropped while the cadence stays regular (content at the capture rate, a decoder
+skipping a picture) show as a motion jump: when the fitted global motion of one transition is
+about twice that of its neighbours, in the same direction, while they agree with each other
+(``drop_ratio``; a pan, the usual case where judder is seen).
+
+Irregular steps closer than ``max_gap_s`` form one episode.  Repeats lasting ``freeze_s`` or
+more are freezes (the ``freeze`` detector's), and their intervals are not judged; untextured
+pictures (black, solid colour) are not judged either; nor are short animations (the cadence
+is judged once pictures have kept coming for ``settle_s``), and after a scene cut (a new scene
+may come at another rate) the rate is learnt again.  Episodes need ``min_steps`` irregular
+steps: a lone repeated picture in the source is not judder.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from fractions import Fraction
+from statistics import median
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from detectors.base import Detector, DetectorConfig, Event
+from detectors.video.common import STANDARD_FPS, FrameClock, GapEpisodes, above
+from detectors.video.regions import RegionOfInterest
+from harness.media import Frame
+
+
+
+class StutterConfig(DetectorConfig):
+    content_fps: float | None = Field(None, gt=0, description="the content's frame rate; default: learnt from the cadence")
+    analysis_width: int = Field(160, ge=16, le=7680, description="frames are compared downscaled to this width")
+    change_threshold: int = Field(4, ge=1, le=255, description="luma step (0-255, at the analysis width) that counts a pixel as changed")
+    min_changed_fraction: float = Field(0.002, ge=0, lt=1, description="a transition with 2.5 x this fraction of changed pixels shows a new picture (this fraction, with some motion: min_flow x 0.3)")
+    min_flow_energy: float = Field(0.05, ge=0, description="... or whose fitted global motion explains at least this rms luma change ...")
+    min_flow: float = Field(0.05, ge=0, description="... and moves at least this far (pixels at the analysis width; a repeat re-encoded by a lossy codec 'moves' about 0.02)")
+    repeat_ratio: float = Field(0.2, ge=0, lt=1, description="... but a transition changing (mean and share of pixels) less than this share of the last new pictures, without motion, repeats")
+    min_texture: float = Field(3.0, ge=0, description="frames with luma std below this (solid, black) are not judged")
+    freeze_s: float = Field(0.5, gt=0, description="repeats lasting this long are a freeze, left to the freeze detector")
+    settle_s: float = Field(0.5, ge=0, description="the cadence is judged once pictures have kept coming for this long (not in short UI animations)")
+    hold_s: float = Field(0.2, gt=0, description="after a hold this long (judged, if it broke a settled cadence) the cadence must settle again")
+    cut_change: float = Field(12.0, gt=0, description="a new picture changing this much (mean luma) and 3x the last ones is a scene cut: the cadence is learnt again")
+    drift_tolerance: float = Field(0.1, ge=0, lt=1, description="frames the cadence may drift beyond its band (timestamp jitter)")
+    window_s: float = Field(5.0, gt=0, description="the content rate is learnt over this much recent cadence")
+    drop_ratio: float = Field(1.7, ge=0, lt=2, description="a global motion this many (to 4 - this many) times its steady neighbours', same direction, is a dropped frame (0: off)")
+    max_gap_s: float = Field(0.5, ge=0, description="irregular steps closer than this are one episode")
+    min_steps: int = Field(2, ge=1, description="episodes with fewer irregular steps are not reported (a lone repeated frame in the source is not judder)")
+    min_duration_s: float = Field(0.0, ge=0, description="shorter episodes are not reported")
+    region: tuple[int, int, int, int] | None = Field(None, description="[x, y, w, h] to watch; default whole frame")
+
+
+class StutterDetector(Detector):
+    name = "stutter"
+    kind = "stutter"
+    media = "video"
+    Config = StutterConfig
+
+    def __init__(self, config=None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        cfg = self.config
+        self._roi = RegionOfInterest(cfg.region)
+        self._clock = FrameClock()
+        self._episodes = GapEpisodes(self.kind, self.name, cfg.max_gap_s, min_count=cfg.min_steps,
+                                     min_duration_s=cfg.min_duration_s, accept=_held)
+        self._previous: np.ndarray | None = None
+        self._n = 0                       # transitions seen
+        self._last_new: tuple[int, float] | None = None  # (transition, time) of the last new picture
+        self._run_start: float | None = None  # first new picture since pictures last stopped
+        self._drift: list[float] = []        # drift of the new pictures since the last irregularity
+        self._k = 0                          # new pictures since then
+        self._pos = 0                        # capture frames since then
+        self._history: deque[int] = deque()  # intervals over the learning window
+        self._history_sum = 0
+        self._ratio: float | None = None     # capture frames per content frame
+        self._since_learn = 0
+        self._motion: deque[tuple[float, np.ndarray | None, float]] = deque(maxlen=9)
+        self._changes: deque[float] = deque(maxlen=8)  # mean change of the last new pictures
+        self._changed: deque[float] = deque(maxlen=8)  # and their share of changed pixels
+        self._cut = False
+        self._region = None
+
+    # -- per frame -------------------------------------------------------------
+    def feed(self, frame: Frame) -> list[Event]:
+        cfg = self.config
+        self._clock.update(frame.t)
+        if self._region is None:
+            self._region = self._roi.source_region(frame)
+        out = self._episodes.tick(frame.t)
+        plane = self._roi.crop(frame, frame.gray(cfg.analysis_width))
+        previous, self._previous = self._previous, plane
+        if previous is None or previous.shape != plane.shape:
+            return out
+        self._n += 1
+        new, flow = self._classify(plane, previous)
+        if new is None:  # not judged: restart the cadence after it
+            self._reset()
+            return out
+        if cfg.drop_ratio > 0:
+            out += self._check_drop(frame, flow if new else None)
+        if not new:
+            return out
+        if self._last_new is not None:
+            interval = self._n - self._last_new[0]
+            if interval * self._clock.interval >= cfg.freeze_s:
+                self._restart()  # a freeze: its interval is not cadence
+                self._run_start = frame.t
+            else:
+                if not self._cut:  # (a cut comes whenever the edit says, not on the cadence)
+                    self._learn(interval)
+                if not self._cut and self._last_new[1] - self._run_start >= cfg.settle_s - 1e-9:
+                    out += self._judge(frame, interval, self._last_new[1])
+                if interval * self._clock.interval >= cfg.hold_s:
+                    self._restart()
+                    self._run_start = frame.t
+            if self._cut:  # a new scene may come at another rate: learn it afresh
+                self._restart()
+                self._history.clear()
+                self._history_sum = 0
+                self._since_learn = 1 << 30
+                self._run_start = frame.t
+        else:
+            self._run_start = frame.t
+        self._last_new = (self._n, frame.t)
+        return out
+
+    def finish(self) -> list[Event]:
+        out = []
+        if self.config.drop_ratio > 0:
+            while self._motion:
+                out += self._check_drop(None, None, flush=True)
+        return out + self._episodes.finish()
+
+    def _reset(self) -> None:
+        self._last_new = None
+        self._restart()
+        self._motion.clear()
+        self._changes.clear()
+        self._changed.clear()
+
+    def _restart(self) -> None:
+        """The cadence starts again at the next new picture."""
+        self._drift.clear()
+        self._k = 0
+
+    def _classify(self, plane: np.ndarray, previous: np.ndarray) -> tuple[bool | None, np.ndarray | None]:
+        """New picture (True), repeat (False) or not judged (None); and the fitted global motion."""
+        cfg = self.config
+        if float(cv2.meanStdDev(plane)[1][0, 0]) < cfg.min_texture:
+            return None, None
+        diff = cv2.absdiff(plane, previous)
+        changed = cv2.countNonZero(above(diff, cfg.change_threshold - 1)) / diff.size
+        flow, energy = _global_motion(plane, previous)
+        shift = float(np.hypot(*flow))
+        # a lossy codec re-encoding a repeat changes a few pixels (about 0.3 %) without moving
+        # anything: a little change counts only with some motion
+        new = bool(changed >= 2.5 * cfg.min_changed_fraction
+                   or (changed >= cfg.min_changed_fraction and shift >= 0.3 * cfg.min_flow)
+                   or (energy >= cfg.min_flow_energy and shift >= cfg.min_flow))
+        mad = float(cv2.mean(diff)[0])
+        recent, recent_changed = self._changes, self._changed
+        if new and len(recent) >= 3 and shift < cfg.min_flow and \
+                mad < cfg.repeat_ratio * median(recent) and \
+                changed < cfg.repeat_ratio * median(recent_changed):
+            new = False  # a repeat through a noisier codec: a fraction of what pictures change
+        if new:
+            self._cut = len(recent) >= 3 and mad >= cfg.cut_change and mad >= 3 * median(recent)
+            recent.append(mad)
+            recent_changed.append(changed)
+        return new, flow
+
+    # -- cadence -------------------------------------------------------------------
+    def _judge(self, frame: Frame, interval: int, since_t: float) -> list[Event]:
+        ratio = self._ratio
+        if ratio is None:
+            return []
+        drift = self._drift
+        if not drift:  # the cadence (re)starts at the picture before this one
+            drift.append(0.0)
+            self._pos, self._k = 0, 0
+        self._pos += interval
+        self._k += 1
+        now = self._pos - self._k * ratio
+        late = now > max(drift)  # held too long (else: came early)
+        drift.append(now)
+        band = max(drift) - min(drift)
+        allowed = _band(ratio) + self.config.drift_tolerance
+        if band <= allowed:
+            return []
+        self._restart()
+        step = "repeats" if late else "skips"
+        return self._episodes.flag(since_t, frame.t, min(1.0, 0.6 + 0.4 * (band - allowed)),
+                                   region=self._region, evidence=frame.image,
+                                   details={"content_fps": round(self._clock.fps / ratio, 3),
+                                            "max_interval_frames": interval,
+                                            "count_" + step: 1})
+
+    def _learn(self, interval: int) -> None:
+        cfg = self.config
+        fps = self._clock.fps
+        if cfg.content_fps is not None:
+            self._ratio = max(1.0, fps / cfg.content_fps)
+            return
+        self._history.append(interval)
+        self._history_sum += interval
+        limit = max(8, round(cfg.window_s * fps))
+        while self._history_sum - self._history[0] >= limit:
+            self._history_sum -= self._history.popleft()
+        self._since_learn += interval
+        if self._ratio is not None and self._since_learn < fps * 0.5:
+            return
+        if self._history_sum < min(limit, max(8, fps * 0.8)) or len(self._history) < 8:
+            return  # not enough cadence yet to tell the content rate
+        self._since_learn = 0
+        scores = _regularity(np.fromiter(self._history, np.int64), fps,
+                             cfg.drift_tolerance)
+        if not scores:
+            return
+        # the most regular; among equally regular ones (25 and 24 in 60 both are, over short
+        # runs), the nearest to the mean interval
+        mean = self._history_sum / len(self._history)
+        best = max(scores, key=lambda r: (scores[r], -abs(mean - r)))
+        # the content rate rarely changes, and a stutter looks like another cadence (repeats
+        # every fourth frame of 30p are 24p in 30): switch only to a clearly more regular rate
+        # (a new scene's rate is regular from its start: damaged pictures are not)
+        if self._ratio is None and scores[best] < 0.6:
+            return  # no rate fits yet
+        if self._ratio is None or (scores[best] >= 0.9 and
+                                   scores[best] >= scores.get(self._ratio, 0.0) + 0.2):
+            self._ratio = best
+
+    # -- drops at a regular cadence --------------------------------------------------
+    def _check_drop(self, frame: Frame | None, flow: np.ndarray | None,
+                    flush: bool = False) -> list[Event]:
+        """Judges the middle of the last nine transitions' global motions (a repeat or an
+        unjudged transition enters as None)."""
+        if not flush:
+            self._motion.append((frame.t, flow, self._clock.interval))
+            if len(self._motion) < self._motion.maxlen:
+                return []
+        else:
+            self._motion.clear()
+            return []
+        entries = list(self._motion)
+        mid = len(entries) // 2
+        t, v, step = entries[mid]
+        if v is None or self._ratio is None or self._ratio > 1.05:
+            return []
+        others = [e[1] for e in entries if e[1] is not None and e is not entries[mid]]
+        if len(others) < 6:
+            return []
+        speeds = np.array([np.hypot(*o) for o in others])
+        typical = float(np.median(speeds))
+        if typical < 0.05 or typical > 0.5:  # too slow to see, or beyond what the fit measures
+            return []
+        if float(np.max(np.abs(speeds - typical))) > 0.15 * typical:
+            return []  # neighbours disagree (a cadence of their own): no steady motion to judge by
+        direction = np.median(np.array(others), axis=0)
+        direction = direction / (np.linalg.norm(direction) + 1e-9)
+        along = float(np.dot(v, direction))
+        across = abs(float(v[0] * direction[1] - v[1] * direction[0]))
+        ratio = self.config.drop_ratio
+        if not ratio * typical <= along <= (4.0 - ratio) * typical or across > 0.25 * typical:
+            return []  # not the same motion, twice as far (2 +- (2 - drop_ratio))
+        return self._episodes.flag(t, t + step, 0.7, region=self._region, evidence=None,
+                                   details={"count_drops": 1})
+
+
+def _held(details: dict) -> bool:
+    """Judder holds a picture too long somewhere (or skips one in a pan).  Pictures that only
+    come early, between the cadence's, are some other change to a repeated picture (blocks
+    redrawn, fields woven, a rendition switch), not the content's timing."""
+    return details.get("count_repeats", 0) + details.get("count_drops", 0) > 0
+
+
+def _global_motion(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares translation (pixels) from ``b`` to ``a`` and the rms luma change it explains."""
+    fa = a.astype(np.float32)
+    fb = b.astype(np.float32)
+    mean = cv2.addWeighted(fa, 0.5, fb, 0.5, 0.0)
+    ix = cv2.Sobel(mean, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)[1:-1, 1:-1]
+    iy = cv2.Sobel(mean, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)[1:-1, 1:-1]
+    it = cv2.subtract(fa, fb)[1:-1, 1:-1]
+    n = it.size
+    sxx, syy, sxy = float(np.vdot(ix, ix)), float(np.vdot(iy, iy)), float(np.vdot(ix, iy))
+    bx, by = -float(np.vdot(ix, it)), -float(np.vdot(iy, it))
+    reg = 1e-3 * n
+    sxx, syy = sxx + reg, syy + reg
+    det = sxx * syy - sxy * sxy
+    u = (syy * bx - sxy * by) / det
+    w = (sxx * by - sxy * bx) / det
+    energy = (u * u * sxx + w * w * syy + 2 * u * w * sxy) / n
+    return np.array([u, w]), float(np.sqrt(max(energy, 0.0)))
+
+
+def _band(ratio: float) -> float:
+    """How wide (frames) the drift of a regular cadence at ``ratio`` capture frames per content
+    frame may be: ``1 - 1/q`` for ``ratio = p/q`` (0 at an integer ratio)."""
+    return 1.0 - 1.0 / Fraction(ratio).limit_denominator(48).denominator
+
+
+def _regularity(intervals: np.ndarray, fps: float, tolerance: float) -> dict[float, float]:
+    """For each standard ratio of capture frames per content frame, the share of ``intervals``
+    (weighted by length) regular under it: intervals after which the drift of the last few
+    pictures stays in its band."""
+    out: dict[float, float] = {}
+    positions = np.concatenate(([0], np.cumsum(intervals)))
+    for ratio in sorted({fps / f for f in STANDARD_FPS if f <= fps * 1.001}):
+        q = Fraction(ratio).limit_denominator(48).denominator
+        span = min(len(positions), 2 * q + 2)
+        drift = positions - np.arange(len(positions)) * ratio
+        windows = np.lib.stride_tricks.sliding_window_view(drift, span)
+        bad = (windows.max(axis=1) - windows.min(axis=1)) > _band(ratio) + tolerance
+        ok = np.ones(len(intervals), bool)
+        for k in np.flatnonzero(bad):  # every interval of a bad window is suspect
+            ok[k:k + span - 1] = False
+        out[ratio] = round(float(intervals[ok].sum()) / float(intervals.sum()), 3)
+    return out
