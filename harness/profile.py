@@ -54,8 +54,9 @@ class VideoSpec(_Strict):
     width: int = Field(1920, ge=16, le=8192)
     height: int = Field(1080, ge=16, le=8192)
     fps: float = Field(60.0, gt=0, le=240)
-    buffer_frames: int = Field(120, ge=2, le=10000,
-                               description="capture ring buffer size; overflow is counted as dropped")
+    buffer_frames: int = Field(60, ge=2, le=10000,
+                               description="capture ring buffer size (1 s at 60 fps, ~370 MB at 1080p); "
+                                           "overflow is counted as dropped")
 
 
 class AudioSpec(_Strict):

@@ -280,9 +280,10 @@ class Step:
         lines = [f"step {result.name!r} failed ({result.end_s - result.start_s:.2f} s, "
                  f"{result.frames_analysed} frames analysed):"]
         lines += [f"  - {v.message}" for v in result.violations]
-        dropped = result.capture.get("video", {}).get("dropped", 0)
-        if dropped:
-            lines.append(f"  (capture dropped {dropped} frames during the step)")
+        for media, unit in (("video", "frames"), ("audio", "audio chunks")):
+            dropped = result.capture.get(media, {}).get("dropped", 0)
+            if dropped:
+                lines.append(f"  (capture dropped {dropped} {unit} during the step)")
         return "\n".join(lines)
 
     def _attach_evidence(self, result: StepResult) -> None:
