@@ -315,12 +315,16 @@ class Dut:
             self.remove_listener(recorder)
         return recorder.finish(self.clock.now(), self.keylog)
 
-    def step(self, name: str, expect=(), detectors=(), thresholds=None, evidence_scale: float = 0.5):
-        """A step: records, runs detectors, checks expectations (see ``harness.steps.Step``)."""
+    def step(self, name: str, expect=(), detectors=(), thresholds=None, evidence_scale: float = 0.5,
+             keep: str | None = None):
+        """A step: records, runs detectors, checks expectations (see ``harness.steps.Step``).
+
+        ``keep``: also write the step's capture (at ``evidence_scale``) with its audio to this MP4.
+        """
         from harness.steps import Step
 
         return Step(self, name, expect=expect, detectors=detectors, thresholds=thresholds,
-                    evidence_scale=evidence_scale)
+                    evidence_scale=evidence_scale, keep=keep)
 
     # -- bookkeeping ------------------------------------------------------
     @property

@@ -141,8 +141,9 @@ class Step:
 
     def __init__(self, dut: "Dut", name: str, expect: Iterable[Expectation] = (),
                  detectors: Iterable[str] = (), thresholds: dict[str, dict] | None = None,
-                 evidence_scale: float = 0.5) -> None:
+                 evidence_scale: float = 0.5, keep: str | Path | None = None) -> None:
         self.dut = dut
+        self.keep = None if keep is None else Path(keep)
         self.name = name
         self.expectations = list(expect)
         names = [e.detector for e in self.expectations] + list(detectors)
@@ -259,6 +260,9 @@ class Step:
         result.frames_analysed, result.audio_chunks_analysed = self._frames, self._chunks
         result.capture = stats_delta(self._stats_before, dut.capture_stats())
         result.segment = self._recorder.finish(end, dut.keylog)
+        if self.keep is not None:  # RecordingError (disk full, unwritable) names the file
+            result.segment.write_clip(self.keep)
+            dut._note("recording", end, {"step": self.name, "path": str(self.keep)})
         if isinstance(exc, InfrastructureError):
             result.status = "broken"
         elif exc is not None:

@@ -172,3 +172,12 @@ def test_realtime_mode_runs_on_the_wall_clock():
         assert dut.capture_stats()["video"]["dropped"] > 0
     finally:
         dut.close()
+
+
+def test_step_keeps_its_capture_as_a_file(dut, tmp_path):
+    to_player(dut)
+    with dut.step("kept", expect=[no("freeze")], keep=tmp_path / "steps" / "kept.mp4"):
+        dut.wait(2.0)
+    info = probe(tmp_path / "steps" / "kept.mp4")
+    assert info.video is not None and info.audio is not None
+    assert info.duration_s == pytest.approx(2.0, abs=0.25)
