@@ -3,14 +3,14 @@
 Two cues, both on the downscaled luma the other detectors share:
 
 - *Bars.*  The rows (columns) at the top and bottom (left and right) that are black and flat
-  across the picture (``bar_level``, ``bar_flatness``) are measured every frame.  Players centre the picture, so
-  bars count only in pairs of about equal size (``symmetry``) at least ``min_bar`` of the
-  picture each, next to picture that is not itself black (a dark scene has dark edges, not
-  bars).  The active area they leave is compared with ``expected_active`` (default: the whole
-  frame); a difference over ``tolerance`` lasting ``min_duration_s`` is an episode
-  (letterbox, pillarbox, windowbox; or *missing* bars where the expected area has them, which
-  means the picture was stretched or cropped to fill the frame).  Black pictures and fades say
-  nothing about bars: the last verdict holds through them.
+  across the picture (``bar_level``, ``bar_flatness``) are measured every frame.  Players centre
+  the picture, so bars count only in pairs of about equal size (``symmetry``) at least
+  ``min_bar`` of the picture each, next to picture that is not itself black (a dark scene has
+  dark edges, not bars).  The active area they leave is compared with ``expected_active``
+  (default: the whole frame); a difference over ``tolerance`` lasting ``min_duration_s`` is an
+  episode (letterbox, pillarbox, windowbox; or *missing* bars where the expected area has them,
+  which means the picture was stretched or cropped to fill the frame).  Black pictures and fades
+  say nothing about bars: the last verdict holds through them.
 - *Geometry jumps.*  A stretch or a crop (zoom) switched on or off shows as a cut-like change
   between two frames that a pure scaling about the centre undoes: when a frame differs much
   more than usual from the one before (``jump_change``), the previous frame is scaled by each
@@ -44,7 +44,7 @@ class AspectConfig(DetectorConfig):
     symmetry: float = Field(0.03, ge=0, lt=0.5, description="paired bars differ by at most this share of the frame")
     min_duration_s: float = Field(1.0, ge=0, description="shorter bar states are not reported")
     jump_change: float = Field(3.0, gt=1, description="a frame changing this many times the recent median (and 4 levels) is tested for a geometry switch")
-    explained: float = Field(0.4, gt=0, lt=1, description="a scaling that leaves at most this share of the change explains it")
+    explained: float = Field(0.4, gt=0, lt=1, description="a scaling that leaves at most this share of the change (and no more than the usual change) explains it")
     scales: tuple[float, ...] = Field((1.05, 1.08, 1.11, 1.14, 1.18, 1.22, 1.26, 1.3, 1.35), description="zoom / stretch factors tried (and their inverses)")
     analysis_width: int = Field(160, ge=16, le=7680, description="frames are analysed downscaled to this width")
     region: tuple[int, int, int, int] | None = Field(None, description="[x, y, w, h] to look at; default whole frame")
@@ -98,13 +98,14 @@ class AspectDetector(Detector):
     def finish(self) -> list[Event]:
         out = self._bars.finish() if self._bars else []
         if self._geometry is not None:
-            out.append(self._geometry_event(self._geometry, self._geometry["last"] + self._clock.interval))
+            end = self._geometry["last"] + self._clock.interval
+            out.append(self._geometry_event(self._geometry, end))
         return out
 
     # -- geometry switches --------------------------------------------------------
     def _jumps(self, frame: Frame, plane: np.ndarray, source: tuple,
                explain: bool = True) -> list[Event]:
-        change, jump = self._cuts.update(plane, frame.t)
+        _, jump = self._cuts.update(plane, frame.t)
         if self._geometry is not None:
             self._geometry["last"] = frame.t
         if not jump or not explain:
@@ -136,6 +137,7 @@ class AspectDetector(Detector):
         h, w = plane.shape
         my, mx = h // 8, w // 8  # compare inside a margin (scaling moves the borders out)
         inner = plane[my:h - my, mx:w - mx]
+
         def residual_of(mode: str, scale: float) -> float:
             warped = cv2.warpAffine(previous, _matrix(mode, scale, w, h), (w, h),
                                     flags=cv2.INTER_LINEAR)

@@ -38,7 +38,7 @@ from harness.media import Frame
 
 class BlockCorruptionConfig(DetectorConfig):
     block: int = Field(16, ge=4, le=64, description="coding block size in source pixels (grid aligned with the frame)")
-    row_step: int = Field(4, ge=1, le=16, description="vertical boundaries are measured on every n-th row")
+    row_step: int = Field(8, ge=1, le=16, description="vertical boundaries are measured on every n-th row")
     edge_ratio: float = Field(2.5, gt=1, description="a boundary is blocky when its gradient exceeds this many times the blocks' inner gradients ...")
     edge_margin: float = Field(6.0, ge=0, description="... plus this many luma levels")
     flat_level: float = Field(2.0, ge=0, description="a block whose inner gradient (mean luma step) is at most this is flat")
@@ -80,7 +80,8 @@ class BlockCorruptionDetector(Detector):
         count = int(corrupted.sum())
         if count < cfg.min_blocks:
             return out
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(corrupted.astype(np.uint8), connectivity=8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(corrupted.astype(np.uint8),
+                                                          connectivity=8)
         if n < 2:
             return out
         best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
@@ -127,7 +128,8 @@ def block_map(full: np.ndarray, cfg: BlockCorruptionConfig) -> tuple[np.ndarray,
     pairs = [cv2.absdiff(grid[k::b], grid[k + 1::b]) for k in (quarter - 1, 2 * quarter - 1,
                                                                  3 * quarter - 1)]
     inner_v = _per_block(pairs[0].astype(np.uint16) + pairs[1] + pairs[2], nbx) / 3.0
-    means = cv2.resize(rows[:nby * per_row], (nbx, nby), interpolation=cv2.INTER_AREA).astype(np.float32)
+    means = cv2.resize(rows[:nby * per_row], (nbx, nby),
+                       interpolation=cv2.INTER_AREA).astype(np.float32)
 
     inner = np.maximum(inner_h, inner_v)
     # a boundary is blocky when it steps more than the blocks on both sides explain

@@ -2,21 +2,20 @@
 
 In a woven frame the odd rows belong to another instant than the even ones: where the picture
 moves, each odd row stands out from *both* even rows around it, while those two, of the same
-field, agree.  As in ffmpeg ``idet``, the test compares inter-field and intra-field
-differences, at full resolution on a sample of row triples (rows ``nk, nk+1, nk+2``, n =
-``row_step``): a pixel
-combs when ``min(|odd - even above|, |odd - even below|)`` exceeds ``|even above - even below|``
-by ``comb_threshold`` luma levels.  A natural edge passes between the rows once (the odd row
-lies between its neighbours) and does not comb; a thin horizontal line does, but it does not
-move, so only pixels whose odd row changed since the previous frame (``motion_threshold``)
+field, agree.  As in ffmpeg ``idet``, the test compares inter-field and intra-field differences,
+at full resolution on a sample of row triples (rows ``nk, nk+1, nk+2``, n = ``row_step``): a
+pixel combs when ``min(|odd - even above|, |odd - even below|)`` exceeds ``|even above - even
+below|`` by ``comb_threshold`` luma levels.  A natural edge passes between the rows once (the
+odd row lies between its neighbours) and does not comb; a thin horizontal line does, but it does
+not move, so only pixels whose odd row changed since the previous frame (``motion_threshold``)
 count.  Moving fine texture (foliage, a crowd) combs too, in up to about 1 % of the pixels; what
 tells a weave is time: where the picture moves, the odd field of a frame woven from the frame
-before fits that frame's even field (interpolated at the odd rows) better than its own.  A
-frame combs when ``min_combed`` of the sampled pixels do and its odd field is late by
+before fits that frame's even field (interpolated at the odd rows) better than its own.  A frame
+combs when ``min_combed`` of the sampled pixels do and its odd field is late by
 ``min_lateness``, or when ``strong_combed`` do and the odd field fits this frame no better than
-the last (fields of other instants; heavy grain combs too, but its odd rows fit this frame);
-its region is the combing's bounding box.  Combed frames closer than ``max_gap_s`` form one episode (combing
-shows only while something moves).
+the last (fields of other instants; heavy grain combs too, but its odd rows fit this frame); its
+region is the combing's bounding box.  Combed frames closer than ``max_gap_s`` form one episode
+(combing shows only while something moves).
 """
 
 from __future__ import annotations

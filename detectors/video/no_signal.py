@@ -3,9 +3,11 @@
 Judged on point samples of the colour picture (every ``sample_step``-th pixel of every
 ``sample_step``-th row, shared with ``color_range``):
 
-- *solid*: at least ``solid_ratio`` of the samples lie within ``tolerance`` (each of B, G, R)
-  of their median colour.  Content is never that flat for long: even a night sky or a blank
-  slide carries gradients, grain and some text.
+- *solid*: at least ``still_solid_ratio`` of the samples lie within ``tolerance`` (each of
+  B, G, R) of their median colour while the picture stays still (``still_change``: a caption
+  on the slate, "No signal", may cover the rest), or ``solid_ratio`` when it changes.  Content
+  is never that flat for long: even a night sky or a blank slide carries gradients, grain and
+  some text; the bar of a test pattern moves over its flat field.
 - *bars* (SMPTE, EBU, 75 % or 100 %): the upper ``bars_height`` of the picture is made of
   vertical stripes, each column uniform top to bottom (within ``tolerance``, for at least
   ``solid_ratio`` of the columns), changing colour in 3 to 12 clear steps across the width,
@@ -33,8 +35,9 @@ from harness.media import Frame
 
 class NoSignalConfig(DetectorConfig):
     tolerance: int = Field(14, ge=0, le=255, description="a sample within this (per channel, 0-255) of the colour it should have counts as that colour")
-    solid_ratio: float = Field(0.99, gt=0, le=1, description="share of samples (solid) or columns (bars) that must be uniform")
-    still_solid_ratio: float = Field(0.95, gt=0, le=1, description="... or of samples, when the picture does not change (a caption on the slate)")
+    still_solid_ratio: float = Field(0.95, gt=0, le=1, description="share of samples that must be uniform in a still picture (solid; a caption may cover the rest) ...")
+    solid_ratio: float = Field(0.998, gt=0, le=1, description="... or in a changing one; share of columns that must be uniform (bars)")
+    still_change: float = Field(1.0, ge=0, description="a picture whose downscaled luma changes by at most this (mean level) from the last is still")
     bars_height: float = Field(0.6, gt=0, le=1, description="the share of the picture, from the top, that colour bars fill")
     min_saturation: int = Field(100, ge=0, le=255, description="bars must include a colour whose max - min channel reaches this")
     black_level: int = Field(32, ge=0, le=255, description="a solid colour with no channel above this is black")
@@ -67,11 +70,13 @@ class NoSignalDetector(FramewiseDetector):
     def feed(self, frame: Frame) -> list[Event]:
         cfg = self.config
         style, score, details = None, 0.0, {}
-        samples = None
-        if _may_be_flat(self._plane(frame), cfg):
+        plane = self._plane(frame)
+        previous, self._previous = self._previous, plane
+        if _may_be_flat(plane, cfg):
             samples = self._roi.crop(frame, colour_samples(frame, cfg.sample_step))
-            style, score, details = judge(samples, cfg, self._previous)
-        self._previous = samples
+            still = previous is not None and previous.shape == plane.shape and \
+                float(cv2.norm(plane, previous, cv2.NORM_L1)) <= cfg.still_change * plane.size
+            style, score, details = judge(samples, cfg, still)
         out: list[Event] = []
         for name in ("solid", "bars"):
             hit = style == name
@@ -95,17 +100,15 @@ def _may_be_flat(plane: np.ndarray, cfg: NoSignalConfig) -> bool:
 
 
 def judge(samples: np.ndarray, cfg: NoSignalConfig,
-          previous: np.ndarray | None = None) -> tuple[str | None, float, dict]:
+          still: bool = True) -> tuple[str | None, float, dict]:
     """``("solid" | "bars" | None, score, details)`` for one frame's colour samples."""
     pixels = samples.reshape(-1, 3)
-    still = previous is not None and previous.shape == samples.shape and \
-        float(cv2.norm(samples, previous, cv2.NORM_L1)) <= samples.size  # mean change <= 1
     # solid: almost every sample near the median colour
     median = np.median(pixels[:: max(1, len(pixels) // 512)], axis=0)
     near = np.abs(pixels.astype(np.int16) - median.astype(np.int16)).max(axis=1) <= cfg.tolerance
     solid = float(near.mean())
-    # a slate with a caption ("No signal") is still; a test pattern or a logo moves
-    if solid >= cfg.solid_ratio or (still and solid >= cfg.still_solid_ratio):
+    # a no-signal slate is still (a caption on it too); a test pattern or a logo moves
+    if still and solid >= cfg.still_solid_ratio or solid >= cfg.solid_ratio:
         b, g, r = (float(v) for v in median)
         if max(b, g, r) <= cfg.black_level and not cfg.report_black:
             return None, 0.0, {}

@@ -6,7 +6,9 @@ when enough pixels change clearly (``change_threshold``, ``min_changed_fraction`
 global motion explains a measurable part of the change (a least-squares translation fitted to
 the whole plane, as in Lucas-Kanade: slow pans move every pixel by a fraction of a pixel,
 which capture noise would hide from a per-pixel test, but not from a fit over all of them).
-Everything else repeats.
+Everything else repeats; so does a change without motion that is a small fraction
+(``repeat_ratio``) of what the last new pictures changed (a repeat re-encoded by a lossy
+codec changes a few pixels).
 
 The cadence is the sequence of new pictures, in capture frames.  Content at ``f`` frames/s in
 a capture at ``F`` shows its k-th picture at frame ``k r + c`` (``r = F/f``), rounded: 1,1,1...
@@ -30,7 +32,9 @@ more are freezes (the ``freeze`` detector's), and their intervals are not judged
 pictures (black, solid colour) are not judged either; nor are short animations (the cadence
 is judged once pictures have kept coming for ``settle_s``), and after a scene cut (a new scene
 may come at another rate) the rate is learnt again.  Episodes need ``min_steps`` irregular
-steps: a lone repeated picture in the source is not judder.
+steps (a lone repeated picture in the source is not judder), one of them a picture held too
+long or a drop: pictures that only come early, between the cadence's, are another change to
+a repeated picture (blocks redrawn, fields woven, a rendition switched), not its timing.
 """
 
 from __future__ import annotations
@@ -47,7 +51,6 @@ from detectors.base import Detector, DetectorConfig, Event
 from detectors.video.common import STANDARD_FPS, FrameClock, GapEpisodes, above
 from detectors.video.regions import RegionOfInterest
 from harness.media import Frame
-
 
 
 class StutterConfig(DetectorConfig):
@@ -87,7 +90,7 @@ class StutterDetector(Detector):
                                      min_duration_s=cfg.min_duration_s, accept=_held)
         self._previous: np.ndarray | None = None
         self._n = 0                       # transitions seen
-        self._last_new: tuple[int, float] | None = None  # (transition, time) of the last new picture
+        self._last_new: tuple[int, float] | None = None  # (transition, time), last new picture
         self._run_start: float | None = None  # first new picture since pictures last stopped
         self._drift: list[float] = []        # drift of the new pictures since the last irregularity
         self._k = 0                          # new pictures since then
@@ -147,11 +150,7 @@ class StutterDetector(Detector):
         return out
 
     def finish(self) -> list[Event]:
-        out = []
-        if self.config.drop_ratio > 0:
-            while self._motion:
-                out += self._check_drop(None, None, flush=True)
-        return out + self._episodes.finish()
+        return self._episodes.finish()
 
     def _reset(self) -> None:
         self._last_new = None
@@ -165,7 +164,8 @@ class StutterDetector(Detector):
         self._drift.clear()
         self._k = 0
 
-    def _classify(self, plane: np.ndarray, previous: np.ndarray) -> tuple[bool | None, np.ndarray | None]:
+    def _classify(self, plane: np.ndarray,
+                  previous: np.ndarray) -> tuple[bool | None, np.ndarray | None]:
         """New picture (True), repeat (False) or not judged (None); and the fitted global motion."""
         cfg = self.config
         if float(cv2.meanStdDev(plane)[1][0, 0]) < cfg.min_texture:
@@ -252,16 +252,11 @@ class StutterDetector(Detector):
             self._ratio = best
 
     # -- drops at a regular cadence --------------------------------------------------
-    def _check_drop(self, frame: Frame | None, flow: np.ndarray | None,
-                    flush: bool = False) -> list[Event]:
-        """Judges the middle of the last nine transitions' global motions (a repeat or an
-        unjudged transition enters as None)."""
-        if not flush:
-            self._motion.append((frame.t, flow, self._clock.interval))
-            if len(self._motion) < self._motion.maxlen:
-                return []
-        else:
-            self._motion.clear()
+    def _check_drop(self, frame: Frame, flow: np.ndarray | None) -> list[Event]:
+        """Judges the middle of the last nine transitions' global motions (a repeat enters as
+        None)."""
+        self._motion.append((frame.t, flow, self._clock.interval))
+        if len(self._motion) < self._motion.maxlen:
             return []
         entries = list(self._motion)
         mid = len(entries) // 2
@@ -296,7 +291,8 @@ def _held(details: dict) -> bool:
 
 
 def _global_motion(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
-    """Least-squares translation (pixels) from ``b`` to ``a`` and the rms luma change it explains."""
+    """Least-squares translation (pixels) from ``b`` to ``a``, and the rms luma change it
+    explains."""
     fa = a.astype(np.float32)
     fb = b.astype(np.float32)
     mean = cv2.addWeighted(fa, 0.5, fb, 0.5, 0.0)

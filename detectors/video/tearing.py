@@ -7,14 +7,18 @@ move again with the next one, but not in this frame, while the rows on the other
 Clean pictures move (or hold) as a whole: a repeat stalls every row, a scene cut moves every
 row, content where only part of the picture moves keeps moving rows moving.  So a frame is
 torn when, among the rows that moved with the last new picture, those on one side of some row
-``k`` (at least ``min_side`` of the height) mostly move now and those on the other mostly
-stall (``stall_ratio``, ``min_agreement``).
+``k`` (at least ``min_side`` of them) mostly move now and those on the other mostly stall
+(``stall_ratio``, ``max_stalled_changes``, ``min_agreement``), both sides moving visibly
+(``min_side_motion``: a codec skipping calm areas of a picture stalls them too, and a repeated
+picture re-encoded moves a little everywhere).
 
 The test needs the next new picture, so frames are judged one new picture late.  Pictures that
 repeat (cadence, pulldown) are skipped over: "the last" and "the next" picture are the nearest
 that changed.  A tear that persists at one row (every frame torn) shows where it starts; each
-further tear at another row, or after clean frames, shows again.  Torn frames closer than
-``max_gap_s`` form one episode; its region is the band around the seam.
+further tear at another row, or after clean frames, shows again.  The seam is then placed
+exactly, at full resolution; one right on the coding grid (``grid``) is a damaged stream's lost
+slice concealed with the picture before, which is ``block_corruption``'s, not a tear.  Torn
+frames closer than ``max_gap_s`` form one episode; its region is the band around the seam.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from harness.media import Frame
 class TearingConfig(DetectorConfig):
     analysis_width: int = Field(160, ge=16, le=7680, description="frames are compared downscaled to this width")
     min_motion: float = Field(0.5, ge=0, description="mean luma change of a row (0-255, at the analysis width) that counts as moving")
-    min_side_motion: float = Field(2.0, ge=0, description="the late side's rows moved by at least this much (median) with the last picture")
+    min_side_motion: float = Field(2.0, ge=0, description="the late side's rows moved by at least this much (median) with the last picture, the other side's with this one")
     stall_ratio: float = Field(0.35, gt=0, lt=1, description="a row stalls when it changes less than this share of its change before and after ...")
     change_threshold: int = Field(4, ge=1, le=255, description="... and at most max_stalled_changes of its pixels change by this much (luma, at the analysis width)")
     max_stalled_changes: float = Field(0.05, ge=0, lt=1, description="share of a stalled row's pixels that may change (capture noise)")
@@ -41,6 +45,7 @@ class TearingConfig(DetectorConfig):
     min_side: float = Field(0.1, gt=0, lt=0.5, description="each side of the seam holds at least this share of the picture's rows that moved")
     max_lookahead: int = Field(6, ge=1, description="frames to wait for the next new picture before giving up on a frame")
     max_gap_s: float = Field(0.5, ge=0, description="torn frames closer than this are one episode")
+    grid: int | None = Field(16, ge=2, description="seams exactly on this coding grid (rows) are a damaged stream's concealment, left to block_corruption (None: report them)")
     band: int = Field(16, ge=1, description="height (source pixels) of the reported region around the seam")
     region: tuple[int, int, int, int] | None = Field(None, description="[x, y, w, h] to watch; default whole frame")
 
@@ -58,6 +63,7 @@ class TearingDetector(Detector):
         self._clock = FrameClock()
         self._episodes = GapEpisodes(self.kind, self.name, cfg.max_gap_s)
         self._previous: np.ndarray | None = None
+        self._previous_full: Frame | None = None
         # the last two new pictures' transitions: (time, picture, per-row mean change, per-row
         # share of changed pixels)
         self._last: tuple | None = None
@@ -70,6 +76,7 @@ class TearingDetector(Detector):
         out = self._episodes.tick(frame.t)
         plane = self._roi.crop(frame, frame.gray(cfg.analysis_width))
         previous, self._previous = self._previous, plane
+        previous_full, self._previous_full = self._previous_full, frame
         if previous is None or previous.shape != plane.shape:
             self._last = self._pending = None
             return out
@@ -83,7 +90,7 @@ class TearingDetector(Detector):
             return out
         changed = cv2.reduce(above(diff, cfg.change_threshold - 1), 1,
                              cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel() / 255.0
-        current = (frame.t, frame, rows, changed)
+        current = (frame.t, frame, rows, changed, previous_full)
         if self._last is not None and self._pending is not None:
             out += self._judge(self._last[2], self._pending, rows)
         if self._pending is not None:
@@ -96,10 +103,10 @@ class TearingDetector(Detector):
 
     def _judge(self, before: np.ndarray, pending: tuple, after: np.ndarray) -> list[Event]:
         cfg = self.config
-        t, frame, now, changed = pending
+        t, frame, now, changed, previous_frame = pending
         if float(after.mean()) > cfg.max_jump * float(before.mean()):
             return []  # the next picture is a cut: nothing to tell a stall from
-        moved = before >= cfg.min_motion                      # rows that moved with the last picture
+        moved = before >= cfg.min_motion  # rows that moved with the last picture
         stalled = (moved & (after >= cfg.min_motion) & (changed <= cfg.max_stalled_changes)
                    & (now < cfg.stall_ratio * np.minimum(before, after)))
         moving = moved & (now >= 0.5 * before) & ~stalled
@@ -112,16 +119,43 @@ class TearingDetector(Detector):
             return []
         k, agreement, late_below = seam
         late = slice(k, None) if late_below else slice(0, k)
-        if float(np.median(before[late][moved[late]])) < cfg.min_side_motion:
-            return []  # the late side barely moves: a codec skipping calm areas, not a tear
-        plane_h = now.shape[0]
+        early = slice(0, k) if late_below else slice(k, None)
+        if float(np.median(before[late][moved[late]])) < cfg.min_side_motion or \
+                float(np.median(now[early][moved[early]])) < cfg.min_side_motion:
+            return []  # a side barely moves: a codec skipping calm areas, a repeat, not a tear
         x, y, w, h = self._roi.source_region(frame)
-        row = y + round(k * h / plane_h)
+        seam = _exact_row(self._roi.crop(frame, frame.gray()),
+                          self._roi.crop(previous_frame, previous_frame.gray()),
+                          round(k * h / now.shape[0]), max(4, round(2 * h / now.shape[0])))
+        if cfg.grid and seam % cfg.grid == 0:
+            return []  # a seam on the coding grid: a lost slice concealed (block_corruption's)
+        row = y + seam
         top = max(y, row - cfg.band // 2)
         region = (x, top, w, min(y + h, row + cfg.band // 2) - top)
         return self._episodes.flag(t, t + self._clock.interval, agreement, region=region,
                                    evidence=frame.image,
-                                   details={"row": row, "late_side": "bottom" if late_below else "top"})
+                                   details={"row": row,
+                                            "late_side": "bottom" if late_below else "top"})
+
+
+def _exact_row(current: np.ndarray, previous: np.ndarray, estimate: int, reach: int) -> int:
+    """The full-resolution row where the frame stops (or starts) changing, near ``estimate``:
+    the boundary with the largest step in the per-row change."""
+    lo, hi = max(1, estimate - reach), min(current.shape[0] - 1, estimate + reach)
+    band = slice(max(0, lo - 4), min(current.shape[0], hi + 4))
+    rows = cv2.reduce(cv2.absdiff(current[band], previous[band]), 1, cv2.REDUCE_AVG,
+                      dtype=cv2.CV_32F).ravel()
+    cum = np.concatenate(([0.0], np.cumsum(rows)))
+    best, best_step = estimate, -1.0
+    for r in range(lo, hi + 1):
+        i = r - band.start
+        n_above, n_below = min(4, i), min(4, len(rows) - i)
+        if n_above < 1 or n_below < 1:
+            continue
+        step = abs((cum[i] - cum[i - n_above]) / n_above - (cum[i + n_below] - cum[i]) / n_below)
+        if step > best_step:
+            best, best_step = r, step
+    return best
 
 
 def _seam(moved: np.ndarray, stalled: np.ndarray, moving: np.ndarray, agreement: float,
