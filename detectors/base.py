@@ -171,7 +171,9 @@ def create(name: str, config: dict[str, Any] | None = None, **overrides: Any) ->
 def resolve_names(spec: str | Iterable[str] | None, media: str | None = None) -> list[str]:
     """``"all"``, ``"black,freeze"`` or a list -> validated detector names (optionally one media)."""
     if spec is None or spec == "all" or spec == ["all"]:
-        names = available()
+        # every detector once: an alias (e.g. block_corruption:dsp) of a listed target is skipped
+        seen: set[str] = set()
+        names = [n for n in available() if not (_REGISTRY[n] in seen or seen.add(_REGISTRY[n]))]
     elif isinstance(spec, str):
         names = [s.strip() for s in spec.split(",") if s.strip()]
     else:

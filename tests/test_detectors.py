@@ -144,3 +144,9 @@ def test_event_json_round_trip_matches_the_contract():
     data = e.to_json()
     assert set(data) == {"kind", "start_s", "end_s", "score", "detector", "region", "details"}
     assert Event.from_json(data).to_json() == data
+
+
+def test_all_runs_each_detector_once_not_its_aliases():
+    names = registry.resolve_names("all")
+    assert "block_corruption" in names and "block_corruption:dsp" not in names
+    assert registry.resolve_names("block_corruption:dsp") == ["block_corruption:dsp"]
