@@ -128,7 +128,6 @@ class StepResult:
             "events_relative_to_step": [e.shifted(self.start_s).to_json() for e in self.events],
             "violations": [v.message for v in self.violations],
             "frames_analysed": self.frames_analysed,
-            "frames_skipped_by_detectors": 0,
             "audio_chunks_analysed": self.audio_chunks_analysed,
             "capture": self.capture,
             "recording": {"frames_kept": len(self.segment) if self.segment else 0,
