@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from detectors import base as registry
+from detectors.base import Event
 from harness.capture.base import EndOfStream
 from harness.capture.file import FileAudioSource, FileVideoSource, probe
 from harness.capture.opencv import OpenCVVideoSource, is_live_source
@@ -26,6 +27,27 @@ def analyze(source: str, detectors: str | list[str] | None = "all",
     if is_live_source(source):
         return analyze_live(source, detectors, thresholds, duration_s)
     return analyze_file(source, detectors, thresholds, duration_s)
+
+
+class _DetectorBank:
+    """Detectors fed together from one decode: every item goes to each of them, in order."""
+
+    def __init__(self, names: list[str], thresholds: dict[str, dict[str, Any]]) -> None:
+        self.detectors = [registry.create(n, thresholds.get(n)) for n in names]
+        self.events: list[Event] = []
+
+    def feed(self, item: Any) -> None:
+        for detector in self.detectors:
+            self.events.extend(detector.feed(item))
+
+    def finish(self) -> list[Event]:
+        for detector in self.detectors:
+            self.events.extend(detector.finish())
+        return self.events
+
+
+def _events_json(events: list[Event]) -> list[dict[str, Any]]:
+    return [e.to_json() for e in sorted(events, key=lambda e: (e.start_s, e.kind))]
 
 
 def analyze_file(path: str, detectors: str | list[str] | None = "all",
@@ -45,7 +67,7 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
     frames = 0
     last_t = 0.0
     if video_names:
-        detectors_v = [registry.create(n, thresholds.get(n)) for n in video_names]
+        bank_v = _DetectorBank(video_names, thresholds)
         source = FileVideoSource.open(path)
         try:
             for frame in source:
@@ -53,17 +75,15 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
                     break
                 frames += 1
                 last_t = frame.t
-                for detector in detectors_v:
-                    events.extend(detector.feed(frame))
+                bank_v.feed(frame)
         finally:
             source.close()
-        for detector in detectors_v:
-            events.extend(detector.finish())
+        events += bank_v.finish()
         if frames == 0:
             raise BadInput(f"{path}: no video frame could be decoded")
     audio_end = 0.0
     if audio_names:
-        detectors_a = [registry.create(n, thresholds.get(n)) for n in audio_names]
+        bank_a = _DetectorBank(audio_names, thresholds)
         source_a = FileAudioSource.open(path, sample_rate=info.audio.sample_rate,
                                         channels=info.audio.channels)
         try:
@@ -71,12 +91,10 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
                 if duration_s is not None and chunk.t >= duration_s:
                     break
                 audio_end = chunk.end
-                for detector in detectors_a:
-                    events.extend(detector.feed(chunk))
+                bank_a.feed(chunk)
         finally:
             source_a.close()
-        for detector in detectors_a:
-            events.extend(detector.finish())
+        events += bank_a.finish()
     duration = info.duration_s
     if duration is None:
         fps = info.video.fps if info.video else 0
@@ -92,7 +110,7 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
         "audio": None if info.audio is None else {
             "sample_rate": info.audio.sample_rate, "channels": info.audio.channels},
         "detectors": video_names + audio_names,
-        "events": [e.to_json() for e in sorted(events, key=lambda e: (e.start_s, e.kind))],
+        "events": _events_json(events),
         "measurements": {},
     }
     return result
@@ -118,8 +136,7 @@ def analyze_live(source: str, detectors: str | list[str] | None = "all",
         capture = OpenCVVideoSource.open(source, RealClock())
     except InfrastructureError as exc:
         raise BadInput(str(exc)) from None
-    detectors_v = [registry.create(n, thresholds.get(n)) for n in video_names]
-    events = []
+    bank = _DetectorBank(video_names, thresholds)
     frames = 0
     first_t: float | None = None
     last_t: float | None = None
@@ -137,14 +154,12 @@ def analyze_live(source: str, detectors: str | list[str] | None = "all",
                 break
             frames += 1
             last_t = frame.t
-            for detector in detectors_v:
-                events.extend(detector.feed(frame))
+            bank.feed(frame)
     except KeyboardInterrupt:
         pass
     finally:
         capture.close()
-    for detector in detectors_v:
-        events.extend(detector.finish())
+    events = bank.finish()
     fps = capture.info.fps
     span = 0.0 if first_t is None or last_t is None else last_t - first_t + (1 / fps if fps else 0)
     return {
@@ -154,6 +169,6 @@ def analyze_live(source: str, detectors: str | list[str] | None = "all",
                   "fps": round(fps, 4), "frames": frames},
         "audio": None,
         "detectors": video_names,
-        "events": [e.to_json() for e in sorted(events, key=lambda e: (e.start_s, e.kind))],
+        "events": _events_json(events),
         "measurements": {"capture": capture.stats.as_dict()},
     }

@@ -12,14 +12,12 @@ counts what it could not deliver.  ``read`` blocks until the next item arrives
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from harness.media import AudioChunk, AudioInfo, CaptureStats, Frame, VideoInfo
 
-if TYPE_CHECKING:
-    from harness.rig import Rig
 
 
 class NoParams(BaseModel):
@@ -30,52 +28,41 @@ class EndOfStream(Exception):
     """A finite source has no more items (not an error)."""
 
 
-class VideoSource:
+class _Source:
+    """What every source shares: params, clock support, and iteration until a finite source ends."""
+
     Params: ClassVar[type[BaseModel]] = NoParams
     #: True when the backend can run on a VirtualClock (simulated or file sources)
     supports_virtual_clock: ClassVar[bool] = False
     live: bool = True
 
+    def read(self, timeout_s: float | None = None):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __iter__(self):
+        while True:
+            try:
+                item = self.read()
+            except EndOfStream:
+                return
+            if item is not None:
+                yield item
+
+
+class VideoSource(_Source):
     info: VideoInfo
     stats: CaptureStats
 
     def read(self, timeout_s: float | None = None) -> Frame | None:
         raise NotImplementedError
 
-    def close(self) -> None:
-        pass
 
-    def __iter__(self):
-        while True:
-            try:
-                frame = self.read()
-            except EndOfStream:
-                return
-            if frame is not None:
-                yield frame
-
-
-class AudioSource:
-    Params: ClassVar[type[BaseModel]] = NoParams
-    supports_virtual_clock: ClassVar[bool] = False
-    live: bool = True
-
+class AudioSource(_Source):
     info: AudioInfo
     stats: CaptureStats  # counted in chunks; overflows count as dropped
 
     def read(self, timeout_s: float | None = None) -> AudioChunk | None:
         raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-    def __iter__(self):
-        while True:
-            try:
-                chunk = self.read()
-            except EndOfStream:
-                return
-            if chunk is not None:
-                yield chunk
-
-
