@@ -33,7 +33,7 @@ TOLERANCE_S = 0.2
 # Each detector's main threshold and the values a sweep tries (the default among them).
 SWEEPS: dict[str, tuple[str, tuple[float, ...]]] = {
     "black": ("pixel_threshold", (8, 16, 24, 32, 48, 64, 96)),
-    "freeze": ("max_changed_fraction", (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.02, 0.05)),
+    "freeze": ("change_threshold", (2, 3, 4, 6, 8, 12, 16)),
     "silence": ("threshold_db", (-90, -80, -70, -60, -50, -40, -30)),
 }
 

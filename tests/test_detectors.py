@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -101,8 +102,59 @@ def test_static_content_is_not_a_freeze_but_moving_content_that_stops_is():
     for f in low_rate:
         f.image = low_rate[min(f.index - f.index % 3, 60)].image.copy()
     (event,) = detect("freeze", frames=low_rate)
+    assert event.start_s == pytest.approx(63 / 30, abs=0.04)  # when the next picture was due
+    # pictures must have kept coming: with a smaller allowed gap, 10 fps content is not moving
+    assert not list(detect("freeze", frames=low_rate, max_picture_gap_s=0.05))
+
+
+def test_freeze_hold_is_judged_against_the_content_picture_rate():
+    def slow(held=range(0)):  # 2.5 pictures/s footage (each picture held 12 frames at 30)
+        frames = textured_frames(150)
+        for f in frames:
+            f.image = frames[72 if f.index in held else f.index - f.index % 12].image.copy()
+        return frames
+
+    assert not list(detect("freeze", frames=slow())), "0.4 s per picture is its cadence"
+    # picture 72 held to frame 120 (1.6 s): three pictures missed; the next was due at 84
+    (event,) = detect("freeze", frames=slow(held=range(84, 120)))
+    assert event.start_s == pytest.approx(84 / 30, abs=0.04)
+    assert event.end_s == pytest.approx(120 / 30, abs=0.04)
+    assert event.details["required_s"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_ui_animation_coming_to_rest_after_a_still_screen_is_not_a_freeze():
+    still = textured_frames(60, moving=False)            # 2 s of a still menu ...
+    moving = textured_frames(9, start_t=2.0, seed=0)     # ... a 0.3 s focus animation ...
+    rest = [Frame(2.3 + i / 30, 69 + i, moving[-1].image.copy()) for i in range(60)]
+    for i, f in enumerate(moving):
+        f.index = 60 + i
+    assert not list(detect("freeze", frames=still + moving + rest))
+
+
+def _scene(seed: int, n: int, start: int, level: int) -> list[Frame]:
+    """A smooth panning scene (its pictures change little from one to the next: a cut to
+    another scene changes much more)."""
+    frames = textured_frames(n, seed=seed, start_t=start / 30)
+    for i, f in enumerate(frames):
+        f.index = start + i
+        smooth = cv2.GaussianBlur(f.image, (0, 0), 3)
+        f.image = cv2.normalize(smooth, None, level, level + 80, cv2.NORM_MINMAX)
+    return frames
+
+
+def test_hold_after_a_cut_is_a_freeze_only_if_the_scene_then_moves_on():
+    before, after = _scene(1, 60, 0, 30), _scene(2, 90, 60, 160)  # a moving scene, a cut, another
+    to_still = before + [Frame(f.t, f.index, after[0].image) for f in after]
+    assert not list(detect("freeze", frames=to_still)), "a cut to a still picture is an edit"
+    frozen = before + [Frame(f.t, f.index, after[0].image if i < 30 else f.image)
+                       for i, f in enumerate(after)]
+    (event,) = detect("freeze", frames=frozen)
     assert event.start_s == pytest.approx(61 / 30, abs=0.04)
-    assert not list(detect("freeze", frames=low_rate, min_prior_motion=0.5))
+    assert event.end_s == pytest.approx(3.0, abs=0.04) and event.details["after_cut"]
+    # the scene moves on only briefly (a focus animation on a menu): not confirmed
+    brief = before + [Frame(f.t, f.index, after[0 if i < 30 else min(i, 36)].image)
+                      for i, f in enumerate(after)]
+    assert not list(detect("freeze", frames=brief))
 
 
 def test_blue_no_signal_screen_is_not_black():

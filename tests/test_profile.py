@@ -30,8 +30,8 @@ def test_mock_profile_contents():
     profile = load_profile("mock")
     assert (profile.video.width, profile.video.height, profile.video.fps) == (1280, 720, 30)
     assert profile.audio.sample_rate == 48000 and profile.has("playback")
-    assert profile.detector_config("freeze", pixel_threshold=9) == {"min_duration_s": 0.5,
-                                                                     "pixel_threshold": 9}
+    assert profile.detector_config("freeze", change_threshold=9) == {"min_duration_s": 0.5,
+                                                                      "change_threshold": 9}
 
 
 def test_profile_by_path(tmp_path):

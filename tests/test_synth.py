@@ -120,6 +120,22 @@ def test_tearing_joins_two_frames_at_the_row(clip):
     assert w == 160 and y <= 40 < y + h and truth.details["row"] == 40
 
 
+def test_tearing_seam_can_roll_from_frame_to_frame(clip):
+    height = clip[0].image.shape[0]
+    out, truth = vfx.tearing_episode(clip, 0.4, 0.8, np.random.default_rng(0), 1.0, row=40,
+                                     drift=7)
+    rows = truth.details["rows"]
+    assert rows[:3] == [40, 47, 54] and all(height // 8 <= r < 7 * height // 8 for r in rows)
+    for k, row in enumerate(rows):
+        i = 10 + k
+        assert same(out[i].image[:row], clip[i].image[:row])
+        assert same(out[i].image[row:], clip[i - 1].image[row:])
+    x, y, w, h = truth.region
+    assert y <= min(rows) and max(rows) < y + h
+    drawn = vfx.tear_rows(np.random.default_rng(1), height, 50, 40, drift=None)
+    assert len(set(np.diff(drawn).tolist()) - {0}) >= 1 and drawn.min() >= height // 8
+
+
 @pytest.mark.parametrize("styles", [None, ("smear",), ("flat", "false_colour")])
 def test_block_corruption_stays_in_its_region(clip, styles):
     out, truth = vfx.block_corruption_episode(clip, 0.4, 0.6, np.random.default_rng(4), 1.0,
@@ -352,6 +368,24 @@ def test_damage_labels_come_from_the_difference_to_the_clean_decode():
     assert second.details["severity"] == 1.0 and first.kind == "block_corruption"
 
 
+def test_concealment_holds_are_labelled_freeze_or_stutter():
+    fps = 25
+    rng = np.random.default_rng(0)
+    clean = [rng.integers(0, 255, (48, 160, 3), dtype=np.uint8) for _ in range(60)]
+    damaged = list(clean)
+    for k in range(5, 20):          # 15 frames (0.6 s) held: a freeze
+        damaged[k] = damaged[4]
+    for k in (30, 35):              # two lone repeats 0.2 s apart: stutter
+        damaged[k] = damaged[k - 1]
+    damaged[50] = damaged[49]       # one lone repeat: not judder
+    static = [clean[0]] * 10        # the clean decode holds too: content, not damage
+    events = codec.label_holds(clean + static, damaged + static,
+                               [k / fps for k in range(70)], "h264")
+    assert [(e.kind, round(e.start_s, 2), round(e.end_s, 2)) for e in events] == [
+        ("freeze", 0.2, 0.8), ("stutter", 1.2, 1.44)]
+    assert events[1].details["count_repeats"] == 2
+
+
 def test_noise_expression_targets_the_hit_packets():
     expr = codec.noise_expression([codec.Hit(10, 12, 4, 0.5), codec.Hit(40, 40, 30, 1.0)])
     assert expr == (r"if(between(n\,10\,12)\,max(floor(size/4)\,1)\,"
@@ -368,7 +402,11 @@ def test_bitstream_damage_corrupts_real_streams_deterministically(name):
     assert len(out) == 40 and all(same(a.image, b.image) for a, b in zip(out, again))
     assert [e.to_json() for e in events] == [e.to_json() for e in events_again]
     assert events, "a hard hit on moving content shows"
+    assert {e.kind for e in events} <= {"block_corruption", "freeze", "stutter"}
     for event in events:
+        if event.kind != "block_corruption":  # a concealment hold: the whole picture
+            assert event.region is None and event.details["codec"] == name
+            continue
         x, y, w, h = event.region
         assert 0 <= x < x + w <= 160 and 0 <= y < y + h <= 96
         assert event.details["codec"] == name and 0 < event.details["area_ratio"] <= 1

@@ -82,7 +82,11 @@ def test_one_pass_shares_the_planes():
         for detector in detectors:
             detector.feed(frame)
     keys = set(frames[-1]._planes)
-    assert keys <= {("gray", None), ("gray", 160), ("bgr_samples", 8)}, keys
+    # one transition measurement (freeze and stutter share it), the rest planes
+    previous = frames[-2].index
+    assert keys <= {("gray", None), ("gray", 160), ("bgr_samples", 8),
+                    ("transition", 4, 160, None, previous)}, keys
+    assert sum(1 for k in keys if k[0] == "transition") == 1
 
 
 def test_events_are_in_the_defects_format():

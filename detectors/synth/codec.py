@@ -8,6 +8,13 @@ its :data:`BLOCK` x :data:`BLOCK` blocks differ visibly (:data:`DAMAGE_LEVEL`). 
 frames are ``block_corruption`` episodes carrying their bounding region, damaged-area ratios,
 codec and severity.
 
+Concealment also holds pictures: a decoder that loses a frame shows the last good one again.
+Where the damaged decode repeats its previous picture while the clean decode moves, the viewer
+sees the picture stop, and the ground truth says so (:func:`label_holds`): a hold of
+:data:`FREEZE_S` or more is a ``freeze``; shorter holds, at least :data:`STUTTER_STEPS` of them
+less than :data:`STUTTER_GAP_S` apart, are ``stutter`` (a lone repeated picture is not judder,
+as DEFECTS.md's detectors define it).
+
 Everything here is deterministic: fixed encoder threads, bit-exact muxing, a single-threaded
 damaged decode, and the ``noise`` filter's own deterministic byte choice.
 """
@@ -21,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from detectors.base import Event
@@ -37,6 +45,13 @@ BLOCK = 16            # damage is measured per macroblock-sized block ...
 DAMAGE_LEVEL = 10.0   # ... a block is damaged when its mean absolute difference exceeds this
 MIN_BLOCKS = 2        # a frame is damaged when at least this many blocks are
 MERGE_GAP = 2         # damaged runs this many frames apart or less are one episode
+HOLD_WIDTH = 160      # holds are judged on luma downscaled to this width ...
+HOLD_LEVEL = 4        # ... where a pixel changed when it moved by more than this (0-255) ...
+HOLD_REPEAT = 0.002   # ... a picture repeats its predecessor when at most this share changed ...
+HOLD_MOVED = 0.01     # ... while the clean decode changed at least this share
+FREEZE_S = 0.5        # a hold this long is a freeze ...
+STUTTER_STEPS = 2     # ... shorter holds are stutter when at least this many come ...
+STUTTER_GAP_S = 0.5   # ... less than this apart
 
 _ENCODERS: dict[str, list[str]] = {
     "h264": ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-threads", "2"],
@@ -142,13 +157,63 @@ def label_damage(clean: Sequence[np.ndarray], damaged: Sequence[np.ndarray],
     return events
 
 
+def _small_luma(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    size = (HOLD_WIDTH, max(1, round(height * HOLD_WIDTH / width)))
+    return cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA)
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.count_nonzero(np.abs(a.astype(np.int16) - b) > HOLD_LEVEL)) / a.size
+
+
+def label_holds(clean: Sequence[np.ndarray], damaged: Sequence[np.ndarray],
+                times: Sequence[float], codec: str) -> list[Event]:
+    """``freeze`` and ``stutter`` ground truth where the damaged decode repeats a picture the
+    clean decode does not (see the module's docstring)."""
+    small_clean = [_small_luma(img) for img in clean]
+    small_bad = [_small_luma(img) for img in damaged]
+    held = [False] + [_changed(small_bad[k], small_bad[k - 1]) <= HOLD_REPEAT
+                      and _changed(small_clean[k], small_clean[k - 1]) >= HOLD_MOVED
+                      for k in range(1, len(times))]
+    interval = (times[-1] - times[0]) / max(1, len(times) - 1) if len(times) > 1 else 0.04
+    runs: list[tuple[int, int]] = []          # [first, last] held frames
+    for k, h in enumerate(held):
+        if h and runs and runs[-1][1] == k - 1:
+            runs[-1] = (runs[-1][0], k)
+        elif h:
+            runs.append((k, k))
+    events: list[Event] = []
+    short: list[tuple[int, int]] = []
+
+    def close_stutter() -> None:
+        if len(short) >= STUTTER_STEPS:
+            _, _, start, end = episode_span(times, times[short[0][0]], times[short[-1][1]] + 1e-6)
+            events.append(truth("stutter", start, end, 1.0, source="bitstream", codec=codec,
+                                pattern="concealment", count_repeats=len(short)))
+        short.clear()
+
+    for first, last in runs:
+        if (last - first + 1) * interval >= FREEZE_S - 1e-9:
+            close_stutter()
+            _, _, start, end = episode_span(times, times[first], times[last] + 1e-6)
+            events.append(truth("freeze", start, end, 1.0, source="bitstream", codec=codec))
+            continue
+        if short and times[first] - times[short[-1][1]] >= STUTTER_GAP_S:
+            close_stutter()
+        short.append((first, last))
+    close_stutter()
+    return events
+
+
 def bitstream_damage(frames: Sequence[Frame], fps: float, codec: Codec,
                      hits: Sequence[Hit]) -> tuple[list[Frame], list[Event]]:
     """Encode ``frames`` with ``codec``, damage the packets of ``hits`` (decode order; see
     :func:`hit_for`), decode, and label the damage (:func:`label_damage`).
 
     Returns the damaged decode (the clean decode elsewhere: the codec's own compression is part
-    of the picture) and its ground truth; a hit the decoder fully concealed yields no event.
+    of the picture) and its ground truth (``block_corruption``, and the ``freeze``/``stutter``
+    its concealment caused); a hit the decoder fully concealed yields no event.
     """
     height, width = frames[0].image.shape[:2]
     raw = b"".join(np.ascontiguousarray(f.image).tobytes() for f in frames)
@@ -164,7 +229,8 @@ def bitstream_damage(frames: Sequence[Frame], fps: float, codec: Codec,
         clean = _decode(clean_path, len(frames), width, height, fps)
         damaged = _decode(bad_path, len(frames), width, height, fps)
     times = [f.t for f in frames]
-    events = label_damage(clean, damaged, times, codec, hits)
+    events = label_damage(clean, damaged, times, codec, hits) + \
+        label_holds(clean, damaged, times, codec)
     out = [Frame(f.t, f.index, image) for f, image in zip(frames, damaged)]
     return out, events
 

@@ -145,7 +145,7 @@ VARIANTS: dict[str, Variant] = {
     "stutter_cadence": Variant("stutter", "video", (1.0, 2.5), (0.4, 1.0), ("pulldown",),
                                _episode(video_fx.stutter_episode, pattern="cadence")),
     "tearing": Variant("tearing", "video", (0.5, 1.5), (0.5, 1.0), _MOVING,
-                       _episode(video_fx.tearing_episode)),
+                       _episode(video_fx.tearing_episode, drift=None)),
     "blocks": Variant("block_corruption", "video", (0.3, 1.2), (0.2, 1.0), _ANY_VIDEO,
                       _episode(video_fx.block_corruption_episode)),
     "blocks_smear": Variant("block_corruption", "video", (0.3, 1.2), (0.2, 1.0), _ANY_VIDEO,

@@ -384,25 +384,50 @@ def stutter_episode(frames: Sequence[Frame], start_s: float, end_s: float,
     return _replace(frames, first, images), truth("stutter", start, end, severity, pattern=pattern)
 
 
+def tear_rows(rng: np.random.Generator, height: int, n: int, row: int,
+              drift: int | None = 0) -> np.ndarray:
+    """The seam's row in each of ``n`` frames, starting at ``row`` and moving ``drift`` rows a
+    frame (``None``: drawn, 2 % to 20 % of the height either way), folded back into the middle
+    three quarters of the picture.
+
+    Without vertical sync the seam sits where scan-out was when the new picture arrived, so
+    unless the frame rate divides the refresh rate it moves from one frame to the next (slowly
+    at 59.94 in 60, a sixth of the picture a frame at 50 in 60)."""
+    if drift is None:
+        drift = int(rng.choice((-1, 1)) * rng.integers(max(1, height // 50), max(2, height // 5)))
+    low, high = height // 8, 7 * height // 8
+    span = max(1, high - low)
+    offset = (row - low + drift * np.arange(n)) % (2 * span)
+    return (low + np.where(offset < span, offset, 2 * span - 1 - offset)).astype(int)
+
+
 def tearing_episode(frames: Sequence[Frame], start_s: float, end_s: float,
                     rng: np.random.Generator, severity: float = 1.0,
-                    row: int | None = None) -> tuple[list[Frame], Event]:
+                    row: int | None = None, drift: int | None = 0) -> tuple[list[Frame], Event]:
     """A seam at ``row`` (default: seeded, in the middle half): the top from frame n + 1, the
-    bottom still from frame n, on a share ``severity`` of the episode's frames (the first always).
-    """
+    bottom still from frame n, on a share ``severity`` of the episode's frames (the first
+    always).  The seam moves ``drift`` rows a frame (see :func:`tear_rows`; 0: it stays)."""
     first, stop, _, _ = _span(frames, start_s, end_s)
     height, width = frames[0].image.shape[:2]
     if row is None:
         row = int(rng.integers(height // 4, 3 * height // 4))
     torn = rng.random(stop - first) < severity
     torn[0] = True
+    rows = tear_rows(rng, height, stop - first, row, drift) if drift != 0 else \
+        np.full(stop - first, row)
 
     def damage(i: int) -> np.ndarray:
         image = frames[i].image
-        return tear(image, frames[max(i - 1, 0)].image, row) if torn[i - first] else image
+        k = i - first
+        return tear(image, frames[max(i - 1, 0)].image, int(rows[k])) if torn[k] else image
 
     out, start, end = _per_frame(frames, start_s, end_s, damage)
-    return out, truth("tearing", start, end, severity, tear_region(width, height, row), row=row)
+    seams = rows[torn]
+    top, bottom = tear_region(width, height, int(seams.min())), \
+        tear_region(width, height, int(seams.max()))
+    region = (0, top[1], width, bottom[1] + bottom[3] - top[1])
+    details = {"row": row} if drift == 0 else {"row": row, "rows": [int(r) for r in seams]}
+    return out, truth("tearing", start, end, severity, region, **details)
 
 
 def block_corruption_episode(frames: Sequence[Frame], start_s: float, end_s: float,

@@ -41,31 +41,26 @@ from __future__ import annotations
 
 from collections import deque
 from fractions import Fraction
-from statistics import median
 
-import cv2
 import numpy as np
 from pydantic import Field
 
-from detectors.base import Detector, DetectorConfig, Event
-from detectors.video.common import STANDARD_FPS, FrameClock, GapEpisodes, above
+from detectors.base import Detector, Event
+from detectors.video.common import STANDARD_FPS, FrameClock, GapEpisodes
+from detectors.video.transitions import (PictureChangeConfig, PictureChanges, Transition,
+                                          transition)
 from detectors.video.regions import RegionOfInterest
 from harness.media import Frame
 
 
-class StutterConfig(DetectorConfig):
+class StutterConfig(PictureChangeConfig):
+    """Also the picture-change thresholds of :class:`~detectors.video.transitions.PictureChangeConfig`
+    (a scene cut restarts the cadence: it is learnt again)."""
+
     content_fps: float | None = Field(None, gt=0, description="the content's frame rate; default: learnt from the cadence")
-    analysis_width: int = Field(160, ge=16, le=7680, description="frames are compared downscaled to this width")
-    change_threshold: int = Field(4, ge=1, le=255, description="luma step (0-255, at the analysis width) that counts a pixel as changed")
-    min_changed_fraction: float = Field(0.002, ge=0, lt=1, description="a transition with 2.5 x this fraction of changed pixels shows a new picture (this fraction, with some motion: min_flow x 0.3)")
-    min_flow_energy: float = Field(0.05, ge=0, description="... or whose fitted global motion explains at least this rms luma change ...")
-    min_flow: float = Field(0.05, ge=0, description="... and moves at least this far (pixels at the analysis width; a repeat re-encoded by a lossy codec 'moves' about 0.02)")
-    repeat_ratio: float = Field(0.2, ge=0, lt=1, description="... but a transition changing (mean and share of pixels) less than this share of the last new pictures, without motion, repeats")
-    min_texture: float = Field(3.0, ge=0, description="frames with luma std below this (solid, black) are not judged")
     freeze_s: float = Field(0.5, gt=0, description="repeats lasting this long are a freeze, left to the freeze detector")
     settle_s: float = Field(0.5, ge=0, description="the cadence is judged once pictures have kept coming for this long (not in short UI animations)")
     hold_s: float = Field(0.2, gt=0, description="after a hold this long (judged, if it broke a settled cadence) the cadence must settle again")
-    cut_change: float = Field(12.0, gt=0, description="a new picture changing this much (mean luma) and 3x the last ones is a scene cut: the cadence is learnt again")
     drift_tolerance: float = Field(0.1, ge=0, lt=1, description="frames the cadence may drift beyond its band (timestamp jitter)")
     window_s: float = Field(5.0, gt=0, description="the content rate is learnt over this much recent cadence")
     drop_ratio: float = Field(1.7, ge=0, lt=2, description="a global motion this many (to 4 - this many) times its steady neighbours', same direction, is a dropped frame (0: off)")
@@ -89,6 +84,7 @@ class StutterDetector(Detector):
         self._episodes = GapEpisodes(self.kind, self.name, cfg.max_gap_s, min_count=cfg.min_steps,
                                      min_duration_s=cfg.min_duration_s, accept=_held)
         self._previous: np.ndarray | None = None
+        self._previous_index = -1
         self._n = 0                       # transitions seen
         self._last_new: tuple[int, float] | None = None  # (transition, time), last new picture
         self._run_start: float | None = None  # first new picture since pictures last stopped
@@ -98,11 +94,10 @@ class StutterDetector(Detector):
         self._history: deque[int] = deque()  # intervals over the learning window
         self._history_sum = 0
         self._ratio: float | None = None     # capture frames per content frame
+        self._former_ratio: float | None = None  # the rate learnt before it, in this scene
         self._since_learn = 0
         self._motion: deque[tuple[float, np.ndarray | None, float]] = deque(maxlen=9)
-        self._changes: deque[float] = deque(maxlen=8)  # mean change of the last new pictures
-        self._changed: deque[float] = deque(maxlen=8)  # and their share of changed pixels
-        self._cut = False
+        self._changes = PictureChanges(cfg)
         self._region = None
 
     # -- per frame -------------------------------------------------------------
@@ -114,10 +109,12 @@ class StutterDetector(Detector):
         out = self._episodes.tick(frame.t)
         plane = self._roi.crop(frame, frame.gray(cfg.analysis_width))
         previous, self._previous = self._previous, plane
+        previous_index, self._previous_index = self._previous_index, frame.index
         if previous is None or previous.shape != plane.shape:
             return out
         self._n += 1
-        new, flow = self._classify(plane, previous)
+        new, flow = self._classify(transition(frame, plane, previous, cfg.change_threshold,
+                                              (cfg.analysis_width, cfg.region, previous_index)))
         if new is None:  # not judged: restart the cadence after it
             self._reset()
             return out
@@ -131,18 +128,19 @@ class StutterDetector(Detector):
                 self._restart()  # a freeze: its interval is not cadence
                 self._run_start = frame.t
             else:
-                if not self._cut:  # (a cut comes whenever the edit says, not on the cadence)
+                if not self._changes.cut:  # (a cut comes whenever the edit says, not on the cadence)
                     self._learn(interval)
-                if not self._cut and self._last_new[1] - self._run_start >= cfg.settle_s - 1e-9:
+                if not self._changes.cut and self._last_new[1] - self._run_start >= cfg.settle_s - 1e-9:
                     out += self._judge(frame, interval, self._last_new[1])
                 if interval * self._clock.interval >= cfg.hold_s:
                     self._restart()
                     self._run_start = frame.t
-            if self._cut:  # a new scene may come at another rate: learn it afresh
+            if self._changes.cut:  # a new scene may come at another rate: learn it afresh
                 self._restart()
                 self._history.clear()
                 self._history_sum = 0
                 self._since_learn = 1 << 30
+                self._former_ratio = None
                 self._run_start = frame.t
         else:
             self._run_start = frame.t
@@ -156,40 +154,17 @@ class StutterDetector(Detector):
         self._last_new = None
         self._restart()
         self._motion.clear()
-        self._changes.clear()
-        self._changed.clear()
+        self._changes.reset()
 
     def _restart(self) -> None:
         """The cadence starts again at the next new picture."""
         self._drift.clear()
         self._k = 0
 
-    def _classify(self, plane: np.ndarray,
-                  previous: np.ndarray) -> tuple[bool | None, np.ndarray | None]:
+    def _classify(self, change: Transition) -> tuple[bool | None, np.ndarray | None]:
         """New picture (True), repeat (False) or not judged (None); and the fitted global motion."""
-        cfg = self.config
-        if float(cv2.meanStdDev(plane)[1][0, 0]) < cfg.min_texture:
-            return None, None
-        diff = cv2.absdiff(plane, previous)
-        changed = cv2.countNonZero(above(diff, cfg.change_threshold - 1)) / diff.size
-        flow, energy = _global_motion(plane, previous)
-        shift = float(np.hypot(*flow))
-        # a lossy codec re-encoding a repeat changes a few pixels (about 0.3 %) without moving
-        # anything: a little change counts only with some motion
-        new = bool(changed >= 2.5 * cfg.min_changed_fraction
-                   or (changed >= cfg.min_changed_fraction and shift >= 0.3 * cfg.min_flow)
-                   or (energy >= cfg.min_flow_energy and shift >= cfg.min_flow))
-        mad = float(cv2.mean(diff)[0])
-        recent, recent_changed = self._changes, self._changed
-        if new and len(recent) >= 3 and shift < cfg.min_flow and \
-                mad < cfg.repeat_ratio * median(recent) and \
-                changed < cfg.repeat_ratio * median(recent_changed):
-            new = False  # a repeat through a noisier codec: a fraction of what pictures change
-        if new:
-            self._cut = len(recent) >= 3 and mad >= cfg.cut_change and mad >= 3 * median(recent)
-            recent.append(mad)
-            recent_changed.append(changed)
-        return new, flow
+        new = self._changes.classify(change)
+        return new, (None if new is None else change.flow)
 
     # -- cadence -------------------------------------------------------------------
     def _judge(self, frame: Frame, interval: int, since_t: float) -> list[Event]:
@@ -210,12 +185,32 @@ class StutterDetector(Detector):
         if band <= allowed:
             return []
         self._restart()
+        if self._back_to_former_rate():
+            return []
         step = "repeats" if late else "skips"
         return self._episodes.flag(since_t, frame.t, min(1.0, 0.6 + 0.4 * (band - allowed)),
                                    region=self._region, evidence=frame.image,
                                    details={"content_fps": round(self._clock.fps / ratio, 3),
                                             "max_interval_frames": interval,
                                             "count_" + step: 1})
+
+    def _back_to_former_rate(self) -> bool:
+        """Is the latest cadence regular at the rate learnt before the current one?  Then the
+        content went back to it (a 24p film after an overlay animated at the capture rate, or
+        after damaged pictures came at every frame): switch back, not a stutter."""
+        former = self._former_ratio
+        if former is None:
+            return False
+        q = Fraction(former).limit_denominator(48).denominator
+        recent = list(self._history)[-(q + 1):]  # a period of its cadence and one more
+        if len(recent) < q + 1:
+            return False
+        positions = np.concatenate(([0], np.cumsum(recent)))
+        drift = positions - np.arange(len(positions)) * former
+        if float(drift.max() - drift.min()) > _band(former) + self.config.drift_tolerance:
+            return False
+        self._ratio, self._former_ratio = former, self._ratio
+        return True
 
     def _learn(self, interval: int) -> None:
         cfg = self.config
@@ -249,6 +244,8 @@ class StutterDetector(Detector):
             return  # no rate fits yet
         if self._ratio is None or (scores[best] >= 0.9 and
                                    scores[best] >= scores.get(self._ratio, 0.0) + 0.2):
+            if self._ratio is not None and best != self._ratio:
+                self._former_ratio = self._ratio
             self._ratio = best
 
     # -- drops at a regular cadence --------------------------------------------------
@@ -288,27 +285,6 @@ def _held(details: dict) -> bool:
     come early, between the cadence's, are some other change to a repeated picture (blocks
     redrawn, fields woven, a rendition switch), not the content's timing."""
     return details.get("count_repeats", 0) + details.get("count_drops", 0) > 0
-
-
-def _global_motion(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
-    """Least-squares translation (pixels) from ``b`` to ``a``, and the rms luma change it
-    explains."""
-    fa = a.astype(np.float32)
-    fb = b.astype(np.float32)
-    mean = cv2.addWeighted(fa, 0.5, fb, 0.5, 0.0)
-    ix = cv2.Sobel(mean, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)[1:-1, 1:-1]
-    iy = cv2.Sobel(mean, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)[1:-1, 1:-1]
-    it = cv2.subtract(fa, fb)[1:-1, 1:-1]
-    n = it.size
-    sxx, syy, sxy = float(np.vdot(ix, ix)), float(np.vdot(iy, iy)), float(np.vdot(ix, iy))
-    bx, by = -float(np.vdot(ix, it)), -float(np.vdot(iy, it))
-    reg = 1e-3 * n
-    sxx, syy = sxx + reg, syy + reg
-    det = sxx * syy - sxy * sxy
-    u = (syy * bx - sxy * by) / det
-    w = (sxx * by - sxy * bx) / det
-    energy = (u * u * sxx + w * w * syy + 2 * u * w * sxy) / n
-    return np.array([u, w]), float(np.sqrt(max(energy, 0.0)))
 
 
 def _band(ratio: float) -> float:
