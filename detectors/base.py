@@ -132,12 +132,20 @@ _REGISTRY: dict[str, str] = {
     "black": "detectors.video.black:BlackDetector",
     "freeze": "detectors.video.freeze:FreezeDetector",
     "silence": "detectors.audio.silence:SilenceDetector",
+    "clicks": "detectors.audio.clicks:ClicksDetector",
+    "hum": "detectors.audio.hum:HumDetector",
+    "hiss": "detectors.audio.hiss:HissDetector",
+    "distortion": "detectors.audio.distortion:DistortionDetector",
+    "loudness": "detectors.audio.loudness:LoudnessDetector",
+    "channel": "detectors.audio.channel:ChannelDetector",
     "stutter": "detectors.video.stutter:StutterDetector",
     "tearing": "detectors.video.tearing:TearingDetector",
     "no_signal": "detectors.video.no_signal:NoSignalDetector",
     "aspect": "detectors.video.aspect:AspectDetector",
     "block_corruption": "detectors.video.block_corruption:BlockCorruptionDetector",
     "block_corruption:dsp": "detectors.video.block_corruption:BlockCorruptionDetector",
+    "block_corruption:v1": "detectors.video.block_cnn:BlockCorruptionCNNv1",
+    "block_corruption:v2": "detectors.video.block_cnn:BlockCorruptionCNNv2",
     "blur": "detectors.video.blur:BlurDetector",
     "interlace": "detectors.video.interlace:InterlaceDetector",
     "color_range": "detectors.video.color_range:ColorRangeDetector",
@@ -172,8 +180,10 @@ def resolve_names(spec: str | Iterable[str] | None, media: str | None = None) ->
     """``"all"``, ``"black,freeze"`` or a list -> validated detector names (optionally one media)."""
     if spec is None or spec == "all" or spec == ["all"]:
         # every detector once: an alias (e.g. block_corruption:dsp) of a listed target is skipped
+        # and variants ("block_corruption:v1") of a registered plain name are left to be named
         seen: set[str] = set()
-        names = [n for n in available() if not (_REGISTRY[n] in seen or seen.add(_REGISTRY[n]))]
+        names = [n for n in available() if not (_REGISTRY[n] in seen or seen.add(_REGISTRY[n]))
+                 and not (":" in n and n.partition(":")[0] in _REGISTRY)]
     elif isinstance(spec, str):
         names = [s.strip() for s in spec.split(",") if s.strip()]
     else:

@@ -28,7 +28,7 @@ from harness.errors import BadInput, HarnessError, InfrastructureError
 from harness.media import AudioChunk, Frame
 from harness.recording import Recorder, Segment
 from harness.report import evidence
-from harness.vision import draw_region
+from harness.vision import draw_cells, draw_region
 
 if TYPE_CHECKING:
     from harness.dut import Dut
@@ -308,6 +308,8 @@ class Step:
                 image = None if found is None else found.image
             if image is not None:
                 label = f"{event.kind} {event.start_s - result.start_s:.2f}s score {event.score:.2f}"
+                if event.details.get("cells") and event.details.get("cell_px"):
+                    image = draw_cells(image, event.details["cells"], event.details["cell_px"])
                 evidence.attach_image(f"{event.kind} at {event.start_s - result.start_s:.2f} s",
                                       draw_region(image, event.region, label))
         for violation in [v for v in result.violations if v.event is not None][:MAX_FAILURE_CLIPS]:
@@ -316,3 +318,4 @@ class Step:
                                  max(result.start_s, e.start_s - CLIP_MARGIN_S),
                                  min(result.end_s, e.end_s + CLIP_MARGIN_S))
         evidence.attach_json("detectors.json", result.to_json())
+

@@ -96,3 +96,15 @@ def draw_region(image: np.ndarray, region, label: str = "", color=(0, 0, 255)) -
             cv2.putText(out, label, (x + 6, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, color,
                         thickness, cv2.LINE_AA)
     return out
+
+
+def draw_cells(image: np.ndarray, cells, cell_px, color=(0, 200, 255)) -> np.ndarray:
+    """A copy of ``image`` with the map cells ``[row, col]`` a detector found outlined (cells of
+    ``cell_px`` = [w, h] source pixels: the block-corruption CNN's corrupted cells)."""
+    out = image.copy()
+    cw, ch = float(cell_px[0]), float(cell_px[1])
+    for row, col in cells:
+        cv2.rectangle(out, (int(col * cw), int(row * ch)),
+                      (min(out.shape[1] - 1, int((col + 1) * cw) - 1),
+                       min(out.shape[0] - 1, int((row + 1) * ch) - 1)), color, 1)
+    return out

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from detectors import base as registry
 from tests.conftest import make_clip
 
 HARNESS = [str(Path(sys.executable).parent / "harness")]
@@ -59,8 +60,11 @@ def test_analyze_audio_only_file(tmp_path, ffmpeg):
     subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=frequency=300:duration=3",
                     "-af", "volume=enable='between(t,1,1.5)':volume=0", str(wav)], check=True)
     result = json.loads(run("analyze", str(wav), "--json").stdout)
-    assert result["video"] is None and result["detectors"] == ["silence"]
-    assert [e["kind"] for e in result["events"]] == ["silence"]
+    assert result["video"] is None and "silence" in result["detectors"]
+    assert result["detectors"] == registry.resolve_names("all", media="audio")
+    (silence,) = [e for e in result["events"] if e["kind"] == "silence"]
+    assert silence["start_s"] == pytest.approx(1.0, abs=0.05)
+    assert silence["end_s"] == pytest.approx(1.5, abs=0.05)
 
 
 @pytest.mark.parametrize("args, message", [

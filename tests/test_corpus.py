@@ -119,3 +119,26 @@ def test_eval_scores_every_kind_end_to_end(corpus, tmp_path):
 def test_bad_corpus_is_a_clear_error(tmp_path):
     proc = run("eval", str(tmp_path))
     assert proc.returncode == 2 and "not a corpus" in proc.stderr
+
+
+def test_stutter_goes_where_the_content_shows_a_cadence():
+    """Stutter episodes are placed where pictures change at (nearly) every frame: on footage
+    at 2.5 pictures/s a dropped or repeated capture frame changes nothing anyone could see."""
+    import numpy as np
+
+    from detectors.synth.corpus import Clip, inject
+    from harness.media import AudioChunk, Frame
+
+    fmt = content.FORMATS["180p25"]
+    rng = np.random.default_rng(0)
+    pictures = []
+    for k in range(250):  # 10 s: 5 s of 2.5 pictures/s footage, then 5 s moving every frame
+        held = k < 125 and k % 10 != 0
+        pictures.append(pictures[-1] if held else
+                        rng.integers(0, 255, (fmt.height, fmt.width, 3), dtype=np.uint8))
+    size = SIZES["small"]
+    for seed in range(5):
+        clip = Clip(fmt, [Frame(k / 25, k, img) for k, img in enumerate(pictures)],
+                    AudioChunk(0.0, np.zeros((480000, 2), np.float32), 48000))
+        events = inject(clip, VARIANTS["stutter_mixed"], size, np.random.default_rng(seed))
+        assert events and all(e.start_s >= 4.4 for e in events), events

@@ -122,6 +122,8 @@ class Variant:
     apply: Apply | None = None        # None: real bitstream damage with ``bitstream``
     bitstream: codec.Codec | None = None
     max_episodes: int = 3
+    min_new_share: float = 0.0        # episodes go where at least this share of frames is a new
+                                      # picture (a cadence is only seen in content that moves)
 
 
 _MOVING = ("crowd_motion", "animation", "camera")
@@ -139,9 +141,11 @@ VARIANTS: dict[str, Variant] = {
     "freeze_noisy": Variant("freeze", "video", (0.8, 2.5), (0.4, 0.8), _MOVING,
                             _episode(video_fx.freeze_episode)),
     "stutter_mixed": Variant("stutter", "video", (1.0, 2.5), (0.3, 1.0), _MOVING,
-                             _episode(video_fx.stutter_episode, pattern="mixed")),
+                             _episode(video_fx.stutter_episode, pattern="mixed"),
+                             min_new_share=0.75),
     "stutter_drops": Variant("stutter", "video", (1.0, 2.5), (0.3, 1.0), _MOVING,
-                             _episode(video_fx.stutter_episode, pattern="drops")),
+                             _episode(video_fx.stutter_episode, pattern="drops"),
+                             min_new_share=0.75),
     "stutter_cadence": Variant("stutter", "video", (1.0, 2.5), (0.4, 1.0), ("pulldown",),
                                _episode(video_fx.stutter_episode, pattern="cadence")),
     "tearing": Variant("tearing", "video", (0.5, 1.5), (0.5, 1.0), _MOVING,
@@ -472,6 +476,19 @@ def _place(rng: np.random.Generator, total: float, lengths: Sequence[float], mar
     return starts
 
 
+def _new_share(clip: Clip, start: float, length: float) -> float:
+    """The share of ``clip``'s frames from ``start`` for ``length`` that show a new picture
+    (differ from the frame before): about 1 for footage at the capture rate, 0.8 for 3:2
+    pulldown, 0.1 for footage at 2.5 pictures/s."""
+    assert clip.frames is not None
+    fps = clip.fmt.fps
+    a, b = max(1, round(start * fps)), min(len(clip.frames), round((start + length) * fps))
+    if b <= a:
+        return 0.0
+    return sum(not np.array_equal(clip.frames[k].image, clip.frames[k - 1].image)
+               for k in range(a, b)) / (b - a)
+
+
 def inject(clip: Clip, variant: Variant, size: Size, rng: np.random.Generator) -> list[Event]:
     """Inject ``size.episodes`` episodes (at most the variant's cap) of ``variant`` into
     ``clip`` (in place), each as long as the variant draws or as fits; returns the ground
@@ -483,6 +500,17 @@ def inject(clip: Clip, variant: Variant, size: Size, rng: np.random.Generator) -
                for _ in range(count)]
     severities = [round(float(rng.uniform(*variant.severity)), 3) for _ in range(count)]
     starts = _place(rng, clip.seconds, lengths, size.margin_s, size.gap_s, grid)
+    if variant.min_new_share > 0 and clip.frames is not None:
+        for _ in range(50):
+            if all(_new_share(clip, start, length) >= variant.min_new_share
+                   for start, length in zip(starts, lengths)):
+                break
+            starts = _place(rng, clip.seconds, lengths, size.margin_s, size.gap_s, grid)
+        else:  # no placement fits them all: keep those that fit (an invisible one is no truth)
+            keep = [k for k, (start, length) in enumerate(zip(starts, lengths))
+                    if _new_share(clip, start, length) >= variant.min_new_share]
+            starts, lengths, severities = ([x[k] for k in keep]
+                                           for x in (starts, lengths, severities))
     if variant.bitstream is not None:
         assert clip.frames is not None
         hits = [codec.hit_for(round(start * clip.fmt.fps), severity)

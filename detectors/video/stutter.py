@@ -113,8 +113,11 @@ class StutterDetector(Detector):
         if previous is None or previous.shape != plane.shape:
             return out
         self._n += 1
-        new, flow = self._classify(transition(frame, plane, previous, cfg.change_threshold,
-                                              (cfg.analysis_width, cfg.region, previous_index)))
+        change = transition(frame, plane, previous, cfg.change_threshold,
+                            (cfg.analysis_width, cfg.region, previous_index))
+        new, flow = self._classify(change)
+        if new is False and self._faint_change_is_due(change):
+            new, flow = True, change.flow
         if new is None:  # not judged: restart the cadence after it
             self._reset()
             return out
@@ -193,6 +196,20 @@ class StutterDetector(Detector):
                                    details={"content_fps": round(self._clock.fps / ratio, 3),
                                             "max_interval_frames": interval,
                                             "count_" + step: 1})
+
+    def _faint_change_is_due(self, change: Transition) -> bool:
+        """A "repeat" that changed a little (a few pixels, a faint motion: a quiet scene's next
+        picture looks like that too) counts as new when the cadence has a picture due now: the
+        pictures since the last irregularity stay regular with it, not without it."""
+        cfg = self.config
+        if self._ratio is None or not self._drift or self._last_new is None or \
+                (change.changed < cfg.min_changed_fraction and change.energy < cfg.min_flow_energy):
+            return False
+        interval = self._n - self._last_new[0]
+        now = self._pos + interval - (self._k + 1) * self._ratio
+        allowed = _band(self._ratio) + cfg.drift_tolerance
+        return max(self._drift + [now]) - min(self._drift + [now]) <= allowed and \
+            now < max(self._drift) + 1e-9  # (due: holding it back would make it late)
 
     def _back_to_former_rate(self) -> bool:
         """Is the latest cadence regular at the rate learnt before the current one?  Then the

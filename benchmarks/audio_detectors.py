@@ -1,0 +1,179 @@
+"""Speed of the audio detector suite on a 48 kHz stereo file, on one core, against ffmpeg.
+
+In one run, on the same file and the same core (``taskset -c CORE``, one thread everywhere):
+
+1. ``ffmpeg -threads 1 -i FILE -f null -``: decoding alone;
+2. ``ffmpeg -threads 1 -i FILE -af silencedetect,astats,ebur128 -f null -``: ffmpeg's own
+   audio analysis chain;
+3. every registered audio detector (``detectors.base.resolve_names("all", media="audio")``,
+   the learned classifier included when it is registered) fed the decoded file in 0.1 s
+   chunks, as ``harness analyze`` feeds them, in one process: detector time alone, and per
+   detector;
+4. ``harness analyze FILE --detectors <every audio detector>`` (decode and start-up included).
+
+Prints seconds and real-time factors and the ratios, and writes them to
+``benchmarks/results/audio_detectors.txt``.  The test file is corpus music (frozen-bubble's
+tracks, looped) made with ffmpeg, 48 kHz stereo FLAC.
+
+    .venv/bin/python benchmarks/audio_detectors.py                 # 180 s file
+    .venv/bin/python benchmarks/audio_detectors.py --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results" / "audio_detectors.txt"
+MUSIC = (Path("/usr/share/games/frozen-bubble/snd/frozen-mainzik-1p.ogg"),
+         Path("/usr/share/games/frozen-bubble/snd/introzik.ogg"))
+FFMPEG_CHAIN = "silencedetect,astats,ebur128"
+
+DETECTORS_ONLY = r"""
+import json, sys, time
+import numpy as np
+import soundfile as sf
+from detectors import base as registry
+from harness.media import AudioChunk
+path, names = sys.argv[1], sys.argv[2].split(",")
+data, rate = sf.read(path, dtype="float32", always_2d=True)
+step = round(0.1 * rate)
+chunks = [AudioChunk(i / rate, data[i:i + step], rate) for i in range(0, data.shape[0], step)]
+per = {}
+events = {}
+failed = {}
+for name in names:
+    try:
+        det = registry.create(name)
+        det.feed(AudioChunk(0.0, data[:1], rate))   # import and set-up outside the timing
+        det = registry.create(name)
+    except Exception as exc:  # a detector in the making (e.g. weights being retrained)
+        failed[name] = f"{type(exc).__name__}: {exc}"[:200]
+        continue
+    start = time.process_time()
+    found = []
+    try:
+        for chunk in chunks:
+            found += det.feed(chunk)
+        found += det.finish()
+    except Exception as exc:
+        failed[name] = f"{type(exc).__name__}: {exc}"[:200]
+        continue
+    per[name] = time.process_time() - start
+    events[name] = len(found)
+print(json.dumps({"seconds": data.shape[0] / rate, "per": per, "events": events,
+                  "failed": failed}))
+"""
+
+
+def audio_detectors() -> list[str]:
+    sys.path.insert(0, str(REPO))
+    from detectors import base as registry
+
+    return registry.resolve_names("all", media="audio")
+
+
+def make_file(ffmpeg: str, path: Path, seconds: float) -> str:
+    source = next((p for p in MUSIC if p.is_file()), None)
+    if source is not None:
+        inputs = ["-stream_loop", "-1", "-i", str(source)]
+        what = f"{source.name} looped, 48 kHz stereo FLAC"
+    else:
+        inputs = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+        what = "ffmpeg sine 440 Hz (no corpus music installed)"
+    subprocess.run([ffmpeg, "-v", "error", "-y", *inputs, "-t", f"{seconds}", "-ar", "48000",
+                    "-ac", "2", "-c:a", "flac", str(path)], check=True)
+    return what
+
+
+def pinned(core: int) -> tuple[list[str], dict[str, str]]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMEXPR_NUM_THREADS="1", TORCH_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    prefix = ["taskset", "-c", str(core)] if shutil.which("taskset") else []
+    return prefix, env
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=180.0, help="length of the test file")
+    parser.add_argument("--core", type=int, default=0, help="the CPU core everything runs on")
+    parser.add_argument("--file", help="use this audio file instead of making one")
+    parser.add_argument("--output", default=str(RESULTS), help="where the results are written")
+    args = parser.parse_args()
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        print("ffmpeg is required (scripts/setup.sh installs it)", file=sys.stderr)
+        return 2
+    harness = str(Path(sys.executable).parent / "harness")
+    names = audio_detectors()
+    prefix, env = pinned(args.core)
+    with tempfile.TemporaryDirectory(prefix="bench-audio-") as tmp:
+        if args.file:
+            path, what = Path(args.file), args.file
+        else:
+            path = Path(tmp) / "music.flac"
+            what = make_file(ffmpeg, path, args.seconds)
+        decode_s = timed(prefix + [ffmpeg, "-v", "error", "-nostdin", "-threads", "1", "-i",
+                                   str(path), "-f", "null", "-"], env)
+        chain_s = timed(prefix + [ffmpeg, "-v", "error", "-nostdin", "-threads", "1", "-i",
+                                  str(path), "-af", FFMPEG_CHAIN, "-f", "null", "-"], env)
+        proc = subprocess.run(prefix + [sys.executable, "-c", DETECTORS_ONLY, str(path),
+                                        ",".join(names)], env=env, check=True,
+                              capture_output=True, text=True)
+        inner = json.loads(proc.stdout.strip().splitlines()[-1])
+        names = [n for n in names if n not in inner["failed"]]
+        out_json = Path(tmp) / "analyze.json"
+        analyze_s = timed(prefix + [harness, "analyze", str(path), "--detectors", ",".join(names),
+                                    "--json", str(out_json)], env)
+    seconds = inner["seconds"]
+    detectors_s = sum(inner["per"].values())
+    lines = [
+        f"audio detectors benchmark: {seconds:.0f} s of {what}",
+        f"one core (taskset -c {args.core}), one thread; machine: {os.cpu_count()} cores, "
+        f"python {sys.version.split()[0]}",
+        f"detectors: {', '.join(names)}",
+        "",
+        f"{'':58s} {'seconds':>8s} {'x real time':>11s}",
+        f"{'ffmpeg -threads 1 decode (-f null)':58s} {decode_s:8.2f} {seconds / decode_s:11.1f}",
+        f"{'ffmpeg -threads 1 -af ' + FFMPEG_CHAIN:58s} {chain_s:8.2f} {seconds / chain_s:11.1f}",
+    ]
+    for name in names:
+        s = inner["per"][name]
+        lines.append(f"{'  detector ' + name + ' alone (CPU time)':58s} {s:8.2f} "
+                     f"{seconds / max(s, 1e-9):11.1f}")
+    lines += [
+        f"{'all audio detectors, decoded chunks in (CPU time)':58s} {detectors_s:8.2f} "
+        f"{seconds / detectors_s:11.1f}",
+        f"{'harness analyze --detectors <all audio> (decode incl.)':58s} {analyze_s:8.2f} "
+        f"{seconds / analyze_s:11.1f}",
+        "",
+        f"all audio detectors / ffmpeg {FFMPEG_CHAIN}: {chain_s / detectors_s:.2f}x the speed",
+        f"harness analyze / ffmpeg {FFMPEG_CHAIN}:      {chain_s / analyze_s:.2f}x the speed",
+        f"events on this clean file: {inner['events']}",
+    ]
+    for name, reason in inner["failed"].items():
+        lines.append(f"NOT RUN (failed to start): {name}: {reason}")
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Hiss: a broadband noise floor raised above what the content's quiet moments show.
+
+The channels' mean is cut into 1024-sample frames (21 ms at 48 kHz); each frame's energy in
+``bands`` high-frequency bands (between ``low_hz`` and ``high_hz``) is measured.  Per band:
+
+- the *floor*: a low percentile (``floor_percentile``) of the frame energies over the last
+  ``floor_s``: minimum statistics, the level the band never falls under;
+- the *baseline*: the lowest floor over the ``baseline_s`` before (the content's own quiet).
+
+A frame hisses when, in at least ``min_band_fraction`` of the bands, the floor stands more
+than ``raise_db`` over the baseline *and* the band is steady (its mean energy within
+``max_spread_db`` of its floor).  Noise added to the programme is steady in every band;
+applause, cymbals and sibilants are bursts whose energy swings far above their own floor, and
+their floor falls back between claps, strokes or words.  Episodes carry the estimated noise
+floor (dBFS per band), its raise over the baseline and an SNR estimate against the programme
+level.
+
+Limits: the baseline is causal, so hiss present from the very start is not seen as a raise;
+content that is itself steady broadband noise (rain, a waterfall) starting abruptly reads as
+hiss.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from pydantic import Field
+
+from detectors.audio.common import HopBuffer, mono
+from detectors.base import Detector, DetectorConfig, Event
+from detectors.episodes import EpisodeTracker
+from harness.media import AudioChunk
+
+_FRAME = 1024
+_FRAMES_PER_HOP = 8
+
+
+class HissConfig(DetectorConfig):
+    low_hz: float = Field(3000.0, gt=0, description="lowest frequency looked at")
+    high_hz: float = Field(18000.0, gt=0, description="highest frequency looked at")
+    bands: int = Field(6, ge=1, le=32, description="log-spaced bands between low_hz and high_hz")
+    floor_s: float = Field(0.5, gt=0, description="window of the minimum-statistics floor")
+    floor_percentile: float = Field(10.0, ge=0, le=50)
+    baseline_s: float = Field(10.0, gt=0, description="the baseline is the lowest floor over "
+                              "this long before")
+    min_floor_db: float = Field(-100.0, description="baselines under this (digital silence) "
+                                "count as this")
+    min_programme_db: float = Field(-60.0, le=0, description="hops quieter than this (dBFS "
+                                    "RMS) do not feed the baseline")
+    raise_db: float = Field(12.0, gt=0, description="floor over baseline that counts as raised")
+    max_spread_db: float = Field(3.0, gt=0, description="a steady band's mean energy is within "
+                                 "this of its floor")
+    min_band_fraction: float = Field(0.6, gt=0, le=1, description="fraction of bands that must "
+                                     "be raised and steady")
+    min_duration_s: float = Field(0.7, ge=0, description="shorter episodes are not reported")
+
+
+class HissDetector(Detector):
+    name = "hiss"
+    kind = "hiss"
+    media = "audio"
+    Config = HissConfig
+
+    def __init__(self, config=None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        self._hops: HopBuffer | None = None
+        self._tracker = EpisodeTracker(self.kind, self.name, self.config.min_duration_s)
+        self._frames: deque[np.ndarray] = deque()
+        self._floors: deque[np.ndarray] = deque()
+        self._edges: np.ndarray | None = None
+        self._window = np.hanning(_FRAME).astype(np.float32)
+        self._programme: deque[float] = deque()
+        self._silent_until = float("-inf")
+
+    def _setup(self, rate: int) -> None:
+        cfg = self.config
+        frame_s = _FRAME / rate
+        self._frames = deque(maxlen=max(2, round(cfg.floor_s / frame_s)))
+        self._floors = deque(maxlen=max(2, round(cfg.baseline_s / (frame_s * _FRAMES_PER_HOP))))
+        self._programme = deque(maxlen=max(2, round(cfg.baseline_s / (frame_s * _FRAMES_PER_HOP))))
+        high = min(cfg.high_hz, 0.48 * rate)
+        low = min(cfg.low_hz, high / 2)
+        edges_hz = np.geomspace(low, high, cfg.bands + 1)
+        self._edges = np.round(edges_hz / rate * _FRAME).astype(int)
+        self._norm = float(np.sum(self._window ** 2)) * _FRAME / 2
+
+    def feed(self, chunk: AudioChunk) -> list[Event]:
+        if self._hops is None:
+            self._hops = HopBuffer(_FRAMES_PER_HOP * _FRAME / chunk.sample_rate)
+        return self._run(self._hops.push(chunk))
+
+    def _run(self, hops) -> list[Event]:
+        cfg = self.config
+        out: list[Event] = []
+        for _, t, samples in hops:
+            if self._edges is None:
+                self._setup(self._hops.rate or 48000)
+            x = mono(samples)
+            n = x.shape[0] // _FRAME
+            if n == 0:
+                continue
+            frames = x[:n * _FRAME].reshape(n, _FRAME) * self._window
+            power = np.abs(np.fft.rfft(frames, axis=1)) ** 2 / self._norm
+            cums = np.concatenate([np.zeros((n, 1)), np.cumsum(power, axis=1)], axis=1)
+            bands = cums[:, self._edges[1:]] - cums[:, self._edges[:-1]]
+            self._programme.append(float(np.mean(x.astype(np.float64) ** 2)))
+            for row in bands:
+                self._frames.append(row)
+            history = np.array(self._frames)
+            floor = np.percentile(history, cfg.floor_percentile, axis=0)
+            mean = history.mean(axis=0)
+            floor_db = 10 * np.log10(np.maximum(floor, 1e-20))
+            spread = 10 * np.log10(np.maximum(mean, 1e-20)) - floor_db
+            hissing = False
+            details = None
+            if len(self._floors) >= 2 and len(self._frames) == self._frames.maxlen:
+                baseline_db = np.maximum(np.min(np.array(self._floors), axis=0), cfg.min_floor_db)
+                rise = floor_db - baseline_db
+                good = (rise > cfg.raise_db) & (spread < cfg.max_spread_db)
+                hissing = good.mean() >= cfg.min_band_fraction
+                if hissing:
+                    # noise floor per band -> a broadband estimate over the looked-at span
+                    noise_power = float(np.sum(floor)) * (self._hops.rate / 2) / max(
+                        1.0, (self._edges[-1] - self._edges[0]) * self._hops.rate / _FRAME)
+                    programme = float(np.median(self._programme)) or 1e-12
+                    details = {"noise_floor_db": round(float(np.median(floor_db)), 1),
+                               "min_raise_db": round(float(np.median(rise[good])), 1),
+                               "max_raise_db": round(float(np.max(rise)), 1),
+                               "snr_db": round(10 * np.log10(programme / max(noise_power, 1e-20)), 1)}
+            # silence (a dropout, a mute) says nothing about the content's noise floor
+            if 10 * np.log10(max(self._programme[-1], 1e-20)) <= cfg.min_programme_db:
+                self._silent_until = t + cfg.floor_s + self._hops.hop / self._hops.rate
+            sounding = t >= self._silent_until
+            if not hissing and sounding and len(self._frames) == self._frames.maxlen:
+                self._floors.append(floor_db)
+            score = 0.5
+            if details:
+                score = float(np.clip(0.5 + (details["min_raise_db"] - cfg.raise_db) / 30, 0.5, 1.0))
+            centre = t + self._hops.hop / self._hops.rate - cfg.floor_s / 2
+            out += self._tracker.update(centre, hissing, score, details=details)
+        return out
+
+    def finish(self) -> list[Event]:
+        if self._hops is None:
+            return []
+        return self._run(self._hops.flush()) + self._tracker.finish()

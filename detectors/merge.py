@@ -1,0 +1,74 @@
+"""Merging events of one kind from several detectors (e.g. a DSP detector and a classifier).
+
+:func:`merge_events` joins events of the *same kind* whose spans overlap (or lie within
+``gap_s`` of each other) into one event per episode: the union of their spans, the highest
+score, the detector names joined with ``+`` in order of first appearance (``hum+audio_artifacts``)
+and the details merged (a key two detectors both report with different values is kept under
+each detector's name: ``{"hum": {...}, "audio_artifacts": {...}}``).  Events of different kinds
+are never merged; the result is sorted by start time, then kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detectors.base import Event
+
+
+def _merge_details(events: list[Event]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    clashes: set[str] = set()
+    for event in events:
+        for key, value in event.details.items():
+            if key in merged and merged[key] != value:
+                clashes.add(key)
+            merged.setdefault(key, value)
+    if not clashes:
+        return merged
+    out = {k: v for k, v in merged.items() if k not in clashes}
+    for event in events:
+        own = {k: v for k, v in event.details.items() if k in clashes}
+        if own:
+            slot = out.setdefault(event.detector or "detector", {})
+            if isinstance(slot, dict):
+                slot.update(own)
+    return out
+
+
+def _join(group: list[Event]) -> Event:
+    if len(group) == 1:
+        return group[0]
+    names: list[str] = []
+    for event in group:
+        for name in (event.detector or "").split("+"):
+            if name and name not in names:
+                names.append(name)
+    best = max(group, key=lambda e: e.score)
+    regions = {e.region for e in group if e.region is not None}
+    return Event(kind=group[0].kind, start_s=min(e.start_s for e in group),
+                 end_s=max(e.end_s for e in group), score=max(e.score for e in group),
+                 detector="+".join(names), region=best.region if len(regions) <= 1 else None,
+                 details=_merge_details(group), frame=best.frame)
+
+
+def merge_events(events: list[Event], gap_s: float = 0.0) -> list[Event]:
+    """One event per episode per kind: overlapping (or ``gap_s``-close) events of a kind merged."""
+    by_kind: dict[str, list[Event]] = {}
+    for event in events:
+        by_kind.setdefault(event.kind, []).append(event)
+    out: list[Event] = []
+    for kind_events in by_kind.values():
+        kind_events.sort(key=lambda e: (e.start_s, e.end_s))
+        group: list[Event] = []
+        reach = float("-inf")
+        for event in kind_events:
+            if group and event.start_s <= reach + gap_s:
+                group.append(event)
+                reach = max(reach, event.end_s)
+            else:
+                if group:
+                    out.append(_join(group))
+                group, reach = [event], event.end_s
+        if group:
+            out.append(_join(group))
+    return sorted(out, key=lambda e: (e.start_s, e.kind))

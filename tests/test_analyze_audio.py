@@ -1,0 +1,79 @@
+"""`harness analyze` on audio-only files (wav, flac, ogg, m4a) and on video with sound, with the
+audio detector suite, through the real console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from detectors.synth import audio as fx
+from harness.media import AudioChunk
+
+HARNESS = [str(Path(sys.executable).parent / "harness")]
+AUDIO = "silence,clicks,hum,hiss,distortion,loudness,channel"
+RATE = 48000
+
+
+def run(*args):
+    return subprocess.run(HARNESS + list(args), capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory, ffmpeg):
+    """A 6 s tone-and-noise programme with a dropout at 2.0-2.6 s and 50 Hz hum from 3.5 s,
+    written as wav, then encoded to flac, ogg (Vorbis), m4a (AAC) and an mp4 with a picture."""
+    root = tmp_path_factory.mktemp("audio")
+    rng = np.random.default_rng(0)
+    t = np.arange(6 * RATE) / RATE
+    tone = 0.2 * np.sin(2 * np.pi * 440 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.7 * t))
+    x = np.stack([tone, 0.8 * tone], axis=1) + 0.01 * rng.standard_normal((t.size, 2))
+    audio = AudioChunk(0.0, x.astype(np.float32), RATE)
+    audio, _ = fx.silence_episode(audio, 2.0, 2.6)
+    audio, _ = fx.hum_episode(audio, 3.5, 5.8, 0.8, 50.0)
+    wav = root / "prog.wav"
+    sf.write(wav, audio.samples, RATE, subtype="PCM_24")
+    files = {"wav": wav}
+    for ext, codec in (("flac", ["-c:a", "flac"]), ("ogg", ["-c:a", "libvorbis", "-q:a", "6"]),
+                       ("m4a", ["-c:a", "aac", "-b:a", "192k"])):
+        path = root / f"prog.{ext}"
+        subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(wav), *codec, str(path)],
+                       check=True)
+        files[ext] = path
+    mp4 = root / "prog.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=160x90:rate=25", "-i", str(wav), "-t", "6", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+                    str(mp4)], check=True)
+    files["mp4"] = mp4
+    return files
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "m4a", "mp4"])
+def test_analyze_audio_file(sources, ext):
+    proc = run("analyze", str(sources[ext]), "--detectors", AUDIO, "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["audio"] == {"sample_rate": RATE if ext != "ogg" else result["audio"]["sample_rate"],
+                               "channels": 2}
+    assert result["duration_s"] == pytest.approx(6.0, abs=0.1)
+    assert (result["video"] is None) == (ext != "mp4")
+    assert result["detectors"] == AUDIO.split(",")
+    kinds = {e["kind"] for e in result["events"]}
+    silence = [e for e in result["events"] if e["kind"] == "silence"]
+    assert silence and silence[0]["start_s"] == pytest.approx(2.0, abs=0.1)
+    hum = [e for e in result["events"] if e["kind"] == "hum"]
+    assert hum and hum[0]["details"]["frequency_hz"] == 50.0
+    assert kinds <= {"silence", "hum", "clicks"}   # the dropout's edges may click
+
+
+def test_analyze_audio_only_with_video_detectors_only(sources):
+    proc = run("analyze", str(sources["flac"]), "--detectors", "black,freeze", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["detectors"] == [] and result["events"] == []

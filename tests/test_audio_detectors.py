@@ -1,0 +1,297 @@
+"""The signal-processing audio detector suite: silence, clicks, hum, hiss, distortion, loudness,
+channel.  Positives made with the shared injectors of ``detectors.synth.audio`` on real content
+(``detectors.synth.content``), negatives including the hard ones (speech pauses, percussion,
+bass on the mains frequencies, applause, loud clean music), chunking invariance, and the
+loudness meter against ffmpeg's ``ebur128``."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from functools import lru_cache
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from detectors import base as registry
+from detectors.audio.bs1770 import LoudnessMeter
+from detectors.base import Event
+from detectors.merge import merge_events
+from detectors.synth import audio as fx
+from detectors.synth import content
+from harness.media import AudioChunk
+
+RATE = content.SAMPLE_RATE
+AUDIO = ("silence", "clicks", "hum", "hiss", "distortion", "loudness", "channel")
+
+
+def _need(kind: str) -> list[content.Source]:
+    found = content.installed(kind)
+    if not found:
+        pytest.skip(f"no {kind} content installed (scripts/setup.sh)")
+    return found
+
+
+@lru_cache(maxsize=None)
+def _music(seconds: float = 8.0, which: str = "music_intro", start: float = 20.0) -> np.ndarray:
+    _need("music")
+    return content.sound(content.source(which), start, seconds)
+
+
+@lru_cache(maxsize=None)
+def _speech(seconds: float = 8.0) -> np.ndarray:
+    talks = _need("speech")
+    parts = [content.sound(s, 0.0, content.duration_s(s.path)) for s in talks[:3]]
+    return np.concatenate(parts)[:round(seconds * RATE)]
+
+
+def music(seconds: float = 8.0) -> AudioChunk:
+    return AudioChunk(0.0, _music(seconds).copy(), RATE)
+
+
+def run(name: str, audio: AudioChunk, chunk: int | list[int] = 4800, **params) -> list[Event]:
+    det = registry.create(name, params)
+    x = audio.samples
+    sizes = [chunk] if isinstance(chunk, int) else chunk
+    events, i, k = [], 0, 0
+    while i < x.shape[0]:
+        n = sizes[k % len(sizes)]
+        events += det.feed(AudioChunk(audio.t + i / RATE, x[i:i + n], RATE))
+        i, k = i + n, k + 1
+    return events + det.finish()
+
+
+def kinds(events: list[Event], start: float, end: float) -> list[Event]:
+    return [e for e in events if e.overlaps(start, end, 0.3)]
+
+
+# --------------------------------------------------------------------------- registry
+def test_registered_and_documented():
+    names = registry.resolve_names("all", media="audio")
+    for name in AUDIO:
+        assert name in names
+        cls = registry.detector_class(name)
+        assert cls.kind == name and cls.media == "audio"
+        for field_name, field in cls.Config.model_fields.items():
+            assert field.default is not None or field_name in {
+                "target_lufs", "tolerance_lu", "expected_balance_db"}
+
+
+@pytest.mark.parametrize("name", AUDIO)
+def test_results_do_not_depend_on_chunking(name):
+    audio, _ = fx.silence_episode(music(), 2.0, 2.6)
+    audio, _ = fx.clicks_episode(audio, 3.0, 3.8, np.random.default_rng(1), 0.8)
+    audio, _ = fx.hum_episode(audio, 4.0, 7.0, 0.8)
+    audio, _ = fx.distortion_episode(audio, 5.0, 6.0, 0.8, "hard")
+    audio, _ = fx.channel_episode(audio, 6.5, 7.5, mode="invert")
+    whole = [e.to_json() for e in run(name, audio, 4800)]
+    odd = [e.to_json() for e in run(name, audio, [1, 777, 4099, 12000, 333])]
+    assert whole == odd
+
+
+# --------------------------------------------------------------------------- silence
+def test_silence_finds_dropout_not_speech_pauses():
+    audio, truth = fx.silence_episode(music(), 3.0, 3.5)
+    events = run("silence", audio)
+    assert len(events) == 1 and events[0].overlaps(truth.start_s, truth.end_s, 0.05)
+    speech = AudioChunk(0.0, _speech(8.0).copy(), RATE)
+    assert run("silence", speech) == []
+
+
+def test_silence_finds_a_deep_drop_that_is_not_digital_silence():
+    audio, _ = fx.silence_episode(music(), 3.0, 3.6, severity=0.9)   # -54 dB, not zero
+    quiet = AudioChunk(0.0, audio.samples * np.float32(0.3), RATE)
+    assert run("silence", audio) or run("silence", quiet, threshold_db=-90)
+
+
+# --------------------------------------------------------------------------- clicks
+def test_clicks_counted_with_times():
+    audio, truth = fx.clicks_episode(music(), 3.0, 4.5, np.random.default_rng(3), 0.5)
+    events = run("clicks", audio)
+    assert len(events) == 1
+    event = events[0]
+    assert event.overlaps(truth.start_s, truth.end_s, 0.05)
+    assert event.details["count"] == truth.details["count"]
+    assert np.allclose(event.details["times"], truth.details["times"], atol=0.002)
+
+
+def test_clicks_not_on_typewriter_or_applause():
+    strike = content.sound(content.source("typewriter"), 0.0,
+                           content.duration_s(content.source("typewriter").path)) \
+        if content.source("typewriter").path.is_file() else pytest.skip("no typewriter")
+    x = _music(8.0).copy()
+    for at in (1.0, 2.5, 4.0, 5.5):
+        a = round(at * RATE)
+        b = min(x.shape[0], a + strike.shape[0])
+        x[a:b] += strike[:b - a]
+    assert run("clicks", AudioChunk(0.0, x, RATE)) == []
+    clap = content.source("applause")
+    burst = content.sound(clap, 0.0, min(6.0, content.duration_s(clap.path)))
+    assert run("clicks", AudioChunk(0.0, burst, RATE)) == []
+
+
+# --------------------------------------------------------------------------- hum
+@pytest.mark.parametrize("freq", [50.0, 60.0])
+def test_hum_found_with_frequency_and_level(freq):
+    audio, truth = fx.hum_episode(music(), 2.0, 6.0, 0.7, freq)
+    events = run("hum", audio)
+    assert events and all(e.overlaps(truth.start_s, truth.end_s) for e in events)
+    assert sum(e.duration_s for e in events) > 2.0
+    assert all(e.details["frequency_hz"] == freq for e in events)
+    assert abs(max(e.details["max_level_db"] for e in events) - truth.details["level_dbfs"]) < 6
+
+
+def test_hum_not_on_bass_line_in_the_mains_band():
+    mixed = content.level(0.6 * _music(8.0) + content.bass_line(8.0, np.random.default_rng(0)))
+    assert run("hum", AudioChunk(0.0, mixed, RATE)) == []
+
+
+# --------------------------------------------------------------------------- hiss
+def test_hiss_found_against_the_quiet_it_raises():
+    rng = np.random.default_rng(5)
+    speech = AudioChunk(0.0, _speech(8.0).copy(), RATE)
+    audio, truth = fx.hiss_episode(speech, 4.0, 7.0, rng, 0.8, "white")
+    events = run("hiss", audio)
+    assert events and all(e.overlaps(truth.start_s, truth.end_s) for e in events)
+    assert "snr_db" in events[0].details and "noise_floor_db" in events[0].details
+
+
+def test_hiss_not_on_applause_or_speech():
+    clap = content.source("applause")
+    if not clap.path.is_file():
+        pytest.skip("no applause")
+    x = _music(8.0).copy()
+    burst = content.sound(clap, 0.0, min(4.0, content.duration_s(clap.path)))
+    a = 3 * RATE
+    x[a:a + burst.shape[0]] = 0.4 * x[a:a + burst.shape[0]] + burst[:x.shape[0] - a]
+    assert run("hiss", AudioChunk(0.0, x, RATE)) == []
+    assert run("hiss", AudioChunk(0.0, _speech(8.0).copy(), RATE)) == []
+
+
+# --------------------------------------------------------------------------- distortion
+@pytest.mark.parametrize("mode", ["hard", "crush"])
+def test_distortion_found_with_mode(mode):
+    audio, truth = fx.distortion_episode(music(), 3.0, 5.0, 0.7, mode)
+    events = run("distortion", audio)
+    assert events and all(e.overlaps(truth.start_s, truth.end_s) for e in events)
+    assert events[0].details["mode"] == mode
+
+
+def test_distortion_not_on_loud_clean_music():
+    x = _music(8.0)
+    loud = (x * np.float32(0.99 / np.abs(x).max())).astype(np.float32)
+    assert run("distortion", AudioChunk(0.0, loud, RATE)) == []
+
+
+# --------------------------------------------------------------------------- loudness
+def test_loudness_jump_found_with_figures():
+    audio, truth = fx.loudness_episode(music(), 3.0, 5.5, 0.6, "down")
+    events = [e for e in run("loudness", audio) if e.details["fault"] == "jump"]
+    assert len(events) == 1 and events[0].overlaps(truth.start_s, truth.end_s)
+    assert events[0].details["step_lu"] < -8
+    assert events[0].details["integrated_lufs"] is not None
+
+
+def test_loudness_off_target_over_the_whole_span():
+    events = run("loudness", music(), min_programme_s=5.0, standard="ebu_r128")
+    off = [e for e in events if e.details["fault"] == "off_target"]
+    assert len(off) == 1
+    assert off[0].start_s == 0.0 and off[0].end_s == pytest.approx(8.0)
+    assert off[0].details["target_lufs"] == -23.0
+    level = off[0].details["integrated_lufs"]
+    assert run("loudness", music(), min_programme_s=5.0, target_lufs=round(level)) == []
+    assert run("loudness", music()) == []          # too short to judge by default
+
+
+@pytest.fixture(scope="module")
+def loudness_files(tmp_path_factory):
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("no ffmpeg")
+    root = tmp_path_factory.mktemp("loudness")
+    files = []
+    speech = _speech(8.0)
+    for name, data, rate in (("music48.wav", _music(12.0), 48000),
+                             ("speech48.wav", speech, 48000)):
+        path = root / name
+        sf.write(path, data, rate, subtype="FLOAT")
+        files.append(path)
+    # 44.1 kHz: the same music and speech resampled by ffmpeg
+    for src in list(files):
+        path = root / src.name.replace("48", "44")
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-ar", "44100",
+                        "-c:a", "pcm_f32le", str(path)], check=True)
+        files.append(path)
+    return files
+
+
+def _ffmpeg_ebur128(path) -> tuple[float, float, float]:
+    err = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af",
+                          "ebur128=peak=true", "-f", "null", "-"],
+                         capture_output=True, text=True).stderr
+    summary = err[err.rfind("Summary"):]
+    return tuple(float(re.search(pattern, summary).group(1)) for pattern in
+                 (r"I:\s+(-?[\d.]+)", r"LRA:\s+(-?[\d.]+)", r"Peak:\s+(-?[\d.]+)"))
+
+
+def test_loudness_meter_matches_ffmpeg_ebur128(loudness_files):
+    for path in loudness_files:
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        meter = LoudnessMeter(rate, data.shape[1])
+        for i in range(0, data.shape[0], 3001):
+            meter.push(data[i:i + 3001])
+        ref_i, ref_lra, ref_tp = _ffmpeg_ebur128(path)
+        assert meter.integrated == pytest.approx(ref_i, abs=0.15), path.name
+        assert meter.loudness_range == pytest.approx(ref_lra, abs=0.5), path.name
+        assert meter.true_peak_dbtp == pytest.approx(ref_tp, abs=0.3), path.name
+
+
+# --------------------------------------------------------------------------- channel
+@pytest.mark.parametrize("mode", ["drop", "invert"])
+def test_channel_fault_found(mode):
+    audio, truth = fx.channel_episode(music(), 3.0, 5.0, mode=mode)
+    events = run("channel", audio)
+    assert len(events) == 1 and events[0].details["fault"] == mode
+    assert events[0].overlaps(truth.start_s, truth.end_s)
+    if mode == "drop":
+        assert events[0].details["channel"] == 0
+
+
+def test_channel_mono_in_stereo_is_normal():
+    x = _music(8.0)
+    mono = np.repeat(x.mean(axis=1, keepdims=True), 2, axis=1)
+    assert run("channel", AudioChunk(0.0, mono, RATE)) == []
+
+
+def test_channel_swap_against_an_expected_balance():
+    x = _music(8.0).copy()
+    x[:, 1] *= np.float32(0.4)                      # a left-heavy ident
+    audio, truth = fx.channel_episode(AudioChunk(0.0, x, RATE), 3.0, 5.0, mode="swap")
+    events = run("channel", audio)
+    assert [e.details["fault"] for e in events] == ["swap"]
+    assert events[0].overlaps(truth.start_s, truth.end_s)
+
+
+# --------------------------------------------------------------------------- merge
+def test_merge_events_joins_overlapping_same_kind():
+    a = Event("hum", 1.0, 3.0, 0.7, "hum", details={"frequency_hz": 50.0, "level_db": -30})
+    b = Event("hum", 2.5, 4.0, 0.9, "audio_artifacts", details={"level_db": -28, "p": 0.9})
+    c = Event("hiss", 2.0, 3.0, 0.6, "hiss")
+    d = Event("hum", 6.0, 7.0, 0.5, "hum")
+    merged = merge_events([b, c, a, d])
+    assert [(e.kind, e.start_s, e.end_s) for e in merged] == [
+        ("hum", 1.0, 4.0), ("hiss", 2.0, 3.0), ("hum", 6.0, 7.0)]
+    hum = merged[0]
+    assert hum.detector == "hum+audio_artifacts" and hum.score == 0.9
+    assert hum.details["frequency_hz"] == 50.0 and hum.details["p"] == 0.9
+    assert hum.details["hum"] == {"level_db": -30}
+    assert hum.details["audio_artifacts"] == {"level_db": -28}
+
+
+def test_merge_events_gap():
+    a = Event("clicks", 1.0, 1.1, 0.6, "clicks")
+    b = Event("clicks", 1.5, 1.6, 0.8, "audio_artifacts")
+    assert len(merge_events([a, b])) == 2
+    assert len(merge_events([a, b], gap_s=0.5)) == 1
+    assert merge_events([]) == []
