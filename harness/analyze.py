@@ -13,6 +13,7 @@ from typing import Any
 
 from detectors import base as registry
 from detectors.base import Event
+from detectors.merge import merge_events
 from harness.capture.base import EndOfStream
 from harness.capture.file import FileAudioSource, FileVideoSource, probe
 from harness.capture.opencv import OpenCVVideoSource, is_live_source
@@ -41,9 +42,13 @@ class _DetectorBank:
             self.events.extend(detector.feed(item))
 
     def finish(self) -> list[Event]:
+        """Every event, one per episode and kind: where several detectors report the same kind
+        (a DSP detector and a classifier), their overlapping events become one
+        (:func:`~detectors.merge.merge_events`: detectors joined ``hum+audio_artifacts``, each
+        one's details kept)."""
         for detector in self.detectors:
             self.events.extend(detector.finish())
-        return self.events
+        return merge_events(self.events)
 
 
 def _events_json(events: list[Event]) -> list[dict[str, Any]]:

@@ -103,3 +103,16 @@ def test_devices_check_mock():
 def test_unknown_device_check_exits_2():
     proc = run("devices", "check", "nope")
     assert proc.returncode == 2 and "unknown device 'nope'" in proc.stderr
+
+
+def test_detectors_of_one_kind_report_one_event_per_episode(tmp_path, ffmpeg, monkeypatch):
+    """Two detectors of one kind (a DSP detector and a classifier, here two copies of black)
+    agree in one result: one event per episode (the merge names them all, keeps their details)."""
+    from harness.analyze import analyze_file
+
+    monkeypatch.setitem(registry._REGISTRY, "black:again", registry._REGISTRY["black"])
+    clip = make_clip(ffmpeg, tmp_path / "b.mp4", black=(1.0, 2.0))
+    result = analyze_file(str(clip), ["black", "black:again"])
+    (event,) = [e for e in result["events"] if e["kind"] == "black"]
+    assert event["detector"] == "black"  # (both copies call themselves black)
+    assert event["start_s"] == pytest.approx(1.0, abs=0.05)
