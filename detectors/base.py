@@ -114,6 +114,13 @@ class Detector:
     kind: ClassVar[str]
     media: ClassVar[Literal["video", "audio"]]
     Config: ClassVar[type[DetectorConfig]] = DetectorConfig
+    #: the kinds it reports, where more than ``kind`` (a classifier of several defects)
+    reports: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def kinds(cls) -> tuple[str, ...]:
+        """Every kind this detector reports events of."""
+        return cls.reports or (cls.kind,)
 
     def __init__(self, config: DetectorConfig | None = None, **overrides: Any) -> None:
         base = config.model_dump() if config is not None else {}

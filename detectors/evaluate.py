@@ -147,8 +147,9 @@ def score(manifest: dict[str, Any], truths: Sequence[Sequence[Event]],
     names = list(names)
     by_kind: dict[str, list[str]] = {}
     for name in names:
-        by_kind.setdefault(registry.detector_class(name).kind, []).append(name)
-    registered = {registry.detector_class(n).kind for n in registry.available()}
+        for kind in registry.detector_class(name).kinds():
+            by_kind.setdefault(kind, []).append(name)
+    registered = {kind for n in registry.available() for kind in registry.detector_class(n).kinds()}
     kinds = list(manifest["kinds"]) + sorted(set(by_kind) - set(manifest["kinds"]))
     rows = {}
     for kind in kinds:

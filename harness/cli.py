@@ -193,7 +193,7 @@ def _cmd_detectors(args: argparse.Namespace) -> int:
 
     for name in registry.available():
         cls = registry.detector_class(name)
-        print(f"{name:<18} {cls.media:<6} kind={cls.kind}")
+        print(f"{name:<18} {cls.media:<6} kind={','.join(cls.kinds())}")
         for field, info in cls.Config.model_fields.items():
             print(f"    {field} = {info.default!r}  {info.description or ''}")
     return 0

@@ -143,7 +143,6 @@ class StutterDetector(Detector):
                 self._history.clear()
                 self._history_sum = 0
                 self._since_learn = 1 << 30
-                self._former_ratio = None
                 self._run_start = frame.t
         else:
             self._run_start = frame.t
