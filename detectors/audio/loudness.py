@@ -14,6 +14,13 @@ short-term 3 s, gated integrated loudness, loudness range, 4x true peak) and rep
   ``min_return`` of the first step: the level left the programme level and came back.  A step
   that never comes back (a new programme at another level, the end of an applause) is not a
   jump episode; the integrated loudness against the target judges the programme as a whole.
+  Finally the episode must be the *same sound at another gain*: the octave-band spectrum averaged
+  over the episode, against the one over ``window_s`` on each side, moves by about the same
+  number of dB in every band (energy-weighted spread at most ``max_shape_db``).  A pause in
+  speech (room tone inside), a cut to other music or the start of applause changes the
+  spectrum's shape, not only its level.  Likewise the level's *dynamics* (the 25-75 %
+  percentile range of the 10 ms levels) are kept by a gain: inside and on either side they may
+  differ by at most ``max_dynamics_db`` (a pause of steady room tone inside speech does not).
 - **Off target**: the integrated loudness of everything analysed more than ``tolerance_lu`` from
   ``target_lufs``; reported by ``finish()`` over the whole analysed span, and only when at
   least ``min_programme_s`` was analysed (integrated loudness is a programme measure; a few
@@ -30,6 +37,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import scipy.fft
 from pydantic import Field
 
 from detectors.audio.bs1770 import LoudnessMeter, lufs
@@ -49,6 +57,12 @@ STANDARDS: dict[str, tuple[float, float, float]] = {
 
 _FINE_S = 0.01     # fine level blocks for the abruptness check
 _SUB = 10          # 100 ms sub-blocks per second
+
+
+def _guard(start: int, end: int) -> int:
+    """Sub-blocks left out either side of a (refined) edge when the episode's sound is
+    compared with its surroundings."""
+    return 1
 
 
 class LoudnessConfig(DetectorConfig):
@@ -71,6 +85,14 @@ class LoudnessConfig(DetectorConfig):
     min_level_lufs: float = Field(-55.0, le=0, description="windows quieter than this on "
                                   "both sides are not judged (silence is the silence "
                                   "detector's)")
+    max_shape_db: float = Field(4.0, gt=0, description="a jump episode keeps the spectrum's "
+                                "shape: the energy-weighted spread (dB) of the octave-band level "
+                                "changes between the episode and the window on either side is "
+                                "at most this")
+    max_dynamics_db: float = Field(3.0, gt=0, description="a jump episode keeps the "
+                                   "level's dynamics: the 25-75 % range of its 10 ms levels "
+                                   "differs from that of the window on either side by at "
+                                   "most this (dB)")
     min_return: float = Field(0.5, gt=0, le=1, description="the edge that ends an episode "
                               "goes the other way by at least this fraction of the first")
     min_duration_s: float = Field(0.3, ge=0, description="shorter jump episodes are not "
@@ -99,6 +121,8 @@ class LoudnessDetector(Detector):
         self._sub: list[float] = []       # 100 ms sub-block powers (K-weighted, channel-weighted)
         self._fine: list[float] = []      # 10 ms block levels, dB (unweighted power sum)
         self._fine_pending = np.zeros((0, 1), np.float32)
+        self._bands: list[np.ndarray] = []  # octave-band powers of each 100 ms sub-block
+        self._band_bins: np.ndarray | None = None
         self._fine_peak: list[float] = []  # 10 ms block sample peaks
         self._diff: list[float] = []      # level after minus before at each sub-block boundary
         self._judged = 0                  # boundaries decided as edge or not
@@ -129,6 +153,7 @@ class LoudnessDetector(Detector):
                 self._short_min = min(self._short_min, short)
         self._sub = self._meter._sub
         self._fine_levels(samples)
+        self._band_levels(samples)
         return self._judge(final=False)
 
     def _fine_levels(self, samples: np.ndarray) -> None:
@@ -144,6 +169,69 @@ class LoudnessDetector(Detector):
             self._fine_peak.extend(np.abs(data[:usable]).reshape(-1, block * data.shape[1])
                                    .max(axis=1).tolist())
         self._fine_pending = data[usable:]
+
+    def _band_levels(self, samples: np.ndarray) -> None:
+        """Octave-band powers (mono, no window: a transient counts wherever it falls) of every 100 ms sub-block in ``samples``
+        (hops are whole sub-blocks but the last, whose remainder is dropped)."""
+        rate = self._meter.rate if self._meter else 48000
+        sub = max(1, round(rate / _SUB))
+        n = samples.shape[0] // sub
+        if n == 0:
+            return
+        if self._band_bins is None:
+            freqs = np.fft.rfftfreq(sub, 1.0 / rate)
+            edges = [e for e in (50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 20000)
+                     if e < rate / 2] + [rate / 2 + 1]
+            self._band_bins = np.searchsorted(freqs, edges)
+        x = samples[:n * sub].mean(axis=1, dtype=np.float32).reshape(n, sub)
+        spectrum = scipy.fft.rfft(x, axis=1)          # single precision
+        power = spectrum.real ** 2 + spectrum.imag ** 2
+        bins = self._band_bins
+        self._bands.extend(np.add.reduceat(power[:, bins[0]:bins[-1]], bins[:-1] - bins[0],
+                                           axis=1).astype(np.float64))
+
+    def _shape_spread(self, start: int, end: int) -> float:
+        """The largest energy-weighted spread (dB) of the octave-band level changes between
+        sub-blocks ``[start, end)`` (less :func:`_guard` at each edge) and ``window_s`` on either side."""
+        w, bands = self._w, self._bands
+        g = _guard(start, end)
+        inside = bands[start + g:max(start + g + 1, end - g)]
+        if not inside:
+            return 0.0
+        ins = np.mean(inside, axis=0) + 1e-10
+        worst = None
+        for a, b in ((start - w - g, start - g), (end + g, end + g + w)):
+            part = bands[max(0, a):max(0, min(b, len(bands)))]
+            if len(part) < max(2, w // 2):
+                continue
+            out = np.mean(part, axis=0) + 1e-10
+            change = 10.0 * np.log10(ins / out)
+            total = 10.0 * np.log10(ins.sum() / out.sum())
+            weight = np.maximum(ins / ins.sum(), out / out.sum())
+            spread = float(np.sqrt(np.sum(weight * np.square(change - total)) / weight.sum()))
+            worst = spread if worst is None else max(worst, spread)
+        return 0.0 if worst is None else worst
+
+    def _dynamics_change(self, start: int, end: int) -> float:
+        """The largest difference (dB) between the 25-75 % range of the 10 ms levels inside
+        sub-blocks ``[start, end)`` and on either side (less :func:`_guard` at each edge)."""
+        per, w, fine = round(0.1 / _FINE_S), self._w, self._fine
+        g = _guard(start, end)
+        inside = fine[(start + g) * per:(end - g) * per]
+        if len(inside) < 2 * per:
+            return 0.0
+
+        def spread(levels: list[float]) -> float:
+            lo, hi = np.percentile(levels, (25.0, 75.0))
+            return float(hi - lo)
+
+        ref = spread(inside)
+        worst = 0.0
+        for a, b in ((start - w - g, start - g), (end + g, end + g + w)):
+            part = fine[max(0, a * per):max(0, min(b * per, len(fine)))]
+            if len(part) >= max(2, w // 2) * per:
+                worst = max(worst, abs(ref - spread(part)))
+        return worst
 
     # ------------------------------------------------------------------ jumps
     def _level(self, a: int, b: int) -> float:
@@ -230,18 +318,44 @@ class LoudnessDetector(Detector):
         self._edges.append((i, step, before, after))
         return out
 
+    def _refine(self, i: int, step: float) -> int:
+        """The sub-block boundary within 500 ms of boundary ``i`` where the 10 ms levels
+        (medians of 5 blocks a side) step the way of ``step`` by at least 60 % of it, the
+        nearest to ``i`` (else ``i``): the window comparison places an edge only roughly."""
+        per = round(0.1 / _FINE_S)
+        fine = self._fine
+        best, distance = i, np.inf
+        for centre in range(max(5, (i - 5) * per), min(len(fine) - 5, (i + 5) * per + 1)):
+            change = float(np.median(fine[centre:centre + 5])) - \
+                float(np.median(fine[centre - 5:centre]))
+            if change * np.sign(step) >= 0.6 * abs(step) and abs(centre - i * per) < distance:
+                best, distance = round(centre / per), abs(centre - i * per)
+        return best
+
     def _close(self, start: int, end: int | None, step: float, level_before: float) -> list[Event]:
         cfg = self.config
         t_start = self._t0 + start / _SUB
         t_end = self._t0 + (end if end is not None else len(self._sub)) / _SUB
         if t_end - t_start < cfg.min_duration_s:
             return []
+        a = self._refine(start, step)
+        b = self._refine(end, -step) if end is not None else len(self._sub)
+        if b - a < 2:
+            a, b = start, end if end is not None else len(self._sub)
+        shape = self._shape_spread(a, b)
+        if shape > cfg.max_shape_db:
+            return []
+        dynamics = self._dynamics_change(a, b)
+        if dynamics > cfg.max_dynamics_db:
+            return []
         score = float(np.clip(0.5 + (abs(step) - cfg.jump_lu) / 20.0, 0.5, 1.0))
         level = self._level(start, end if end is not None else len(self._sub))
         return [Event(self.kind, t_start, t_end, score, self.name, details={
             "fault": "jump", "direction": "up" if step > 0 else "down",
             "step_lu": round(step, 2), "level_lufs": round(level, 2),
-            "programme_lufs": round(level_before, 2), **self._figures()})]
+            "programme_lufs": round(level_before, 2), "shape_spread_db": round(shape, 2),
+            "dynamics_change_db": round(dynamics, 2),
+            **self._figures()})]
 
     def _figures(self) -> dict:
         meter = self._meter

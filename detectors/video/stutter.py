@@ -133,7 +133,9 @@ class StutterDetector(Detector):
             else:
                 if not self._changes.cut:  # (a cut comes whenever the edit says, not on the cadence)
                     self._learn(interval)
-                if not self._changes.cut and self._last_new[1] - self._run_start >= cfg.settle_s - 1e-9:
+                settled = self._last_new[1] - self._run_start >= cfg.settle_s - 1e-9
+                # (within a stutter the rate is known: the cadence is judged again at once)
+                if not self._changes.cut and (settled or self._episodes.active_since is not None):
                     out += self._judge(frame, interval, self._last_new[1])
                 if interval * self._clock.interval >= cfg.hold_s:
                     self._restart()
