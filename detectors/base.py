@@ -145,6 +145,7 @@ _REGISTRY: dict[str, str] = {
     "distortion": "detectors.audio.distortion:DistortionDetector",
     "loudness": "detectors.audio.loudness:LoudnessDetector",
     "channel": "detectors.audio.channel:ChannelDetector",
+    "audio_artifacts": "detectors.audio.artifacts:ArtifactDetector",
     "stutter": "detectors.video.stutter:StutterDetector",
     "tearing": "detectors.video.tearing:TearingDetector",
     "no_signal": "detectors.video.no_signal:NoSignalDetector",

@@ -1,0 +1,530 @@
+"""Audio artifacts (learned): hum, hiss, distortion and clicks from one no-reference classifier.
+
+Each 1-second segment is described by two things, packed into one float vector of
+:data:`FEATURE_DIM` values per segment (:func:`features`):
+
+* a full-band log-mel image: the mono downmix brought to :data:`FEATURE_RATE` (48 kHz; 44.1 kHz
+  and 16 kHz inputs are resampled, so the bands cover the same Hz at every rate; a 16 kHz input
+  simply has empty bands above 8 kHz), :data:`N_MELS` HTK mel bands 20 Hz-24 kHz of an STFT of
+  :data:`N_FFT` samples every :data:`HOP` (Hann), power in dB with a -100 dB floor;
+* :data:`N_AUX` hand-made features (:func:`aux_features`, names in :data:`AUX_NAMES`) that make
+  each defect explicit: level, peak and crest factor; the share of samples near full scale and
+  near the segment's own peak and a histogram of ``|x| / peak`` (clipping, saturation); the share
+  of samples repeating their predecessor (the sample-hold of a crushed word length); the
+  strongest 10-ms frames of a second-difference (high-pass) residual against its median and
+  their crest factor (clicks); and the 1-Hz-resolution spectrum at 50/60 Hz and their harmonics
+  against the neighbouring bins and against the segment level (mains hum versus bass notes).
+
+A compact PANN-style CNN (:func:`build_net`: four conv-BN-ReLU blocks with pooling over the
+level-normalised log-mel, max and mean over time per frequency band) feeds an MLP head together
+with each band's absolute mean/std/min/max and the auxiliary features, and gives the
+probabilities of :data:`CLASSES`.
+
+The weights are trained in this repository by ``python -m detectors.training.audio_artifacts``
+on real pristine content with the injectors of :mod:`detectors.synth.audio` (and the Opus
+re-encode of :mod:`detectors.synth.codec`); ``detectors/models/README.md`` and the model card
+``detectors/models/audio_artifacts.json`` hold the split, the command and the held-out figures.
+
+The streaming :class:`ArtifactDetector` cuts the stream into 1-s segments every ``hop`` seconds
+(on the sample grid of the stream's start, so the result does not depend on how the stream is
+chunked), classifies the segments each chunk completes in one batch, and reports one event per
+episode of consecutive segments whose most likely defect class has at least ``min_probability``;
+``kind`` is the class name, ``score`` its mean probability over the episode and ``details``
+holds the mean probabilities of every class and the segment count.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.fft
+from pydantic import Field
+from scipy.signal import resample_poly
+
+from detectors.base import Detector, DetectorConfig, Event
+from harness.media import AudioChunk
+
+CLASSES = ("none", "hum", "hiss", "distortion", "clicks")
+DEFECTS = CLASSES[1:]
+
+FEATURE_RATE = 48_000           # every input is brought to this rate (the sample features use the full band)
+SEGMENT_S = 1.0
+N_FFT = 1024
+HOP = 960
+N_MELS = 64
+FMIN, FMAX = 20.0, 24000.0
+FLOOR_DB = -100.0
+SEGMENT_SAMPLES = round(SEGMENT_S * FEATURE_RATE)
+N_FRAMES = 1 + SEGMENT_SAMPLES // HOP    # frames per segment (centred STFT, zero padded)
+MEL_DIM = N_MELS * N_FRAMES
+
+# auxiliary (hand-made) features, appended to the flattened log-mel
+CLICK_FRAME = 480                         # 10 ms at FEATURE_RATE
+HUM_BASES = (50.0, 60.0)
+HUM_HARMONICS = 6
+ABS_LEVELS = (0.999, 0.99, 0.95, 0.9, 0.8)
+REL_LEVELS = (0.999, 0.99, 0.97, 0.95, 0.9)
+HIST_BINS = 16
+TOP_K = 6
+AUX_NAMES = (
+    ["rms_db", "peak_db", "crest_db"]
+    + [f"abs_share_{t}" for t in ABS_LEVELS] + [f"rel_share_{t}" for t in REL_LEVELS]
+    + ["repeat_1", "repeat_2", "repeat_zero_frac"]
+    + [f"hist_{k}" for k in range(HIST_BINS)]
+    + [f"click_peak_{k}" for k in range(TOP_K)] + [f"click_crest_{k}" for k in range(TOP_K)]
+    + ["click_floor_db", "click_frames_10", "click_frames_30"]
+    + [f"hum{int(f)}_{kind}_{k}" for f in HUM_BASES for kind in ("peak", "sharp", "level")
+       for k in range(1, HUM_HARMONICS + 1)]
+)
+N_AUX = len(AUX_NAMES)
+FEATURE_DIM = MEL_DIM + N_AUX
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "models" / "audio_artifacts.pt"
+
+
+# --------------------------------------------------------------------------- features
+def _hz_to_mel(f: np.ndarray | float) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + np.asarray(f, np.float64) / 700.0)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    return 700.0 * (10.0 ** (np.asarray(m, np.float64) / 2595.0) - 1.0)
+
+
+@lru_cache(maxsize=1)
+def _mel_matrix() -> np.ndarray:
+    """(N_FFT // 2 + 1, N_MELS) triangular HTK mel filters, each normalised to unit area."""
+    freqs = np.arange(N_FFT // 2 + 1) * FEATURE_RATE / N_FFT
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(FMIN), _hz_to_mel(FMAX), N_MELS + 2))
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (freqs[None, :] - lo) / (mid - lo)
+    down = (hi - freqs[None, :]) / (hi - mid)
+    tri = np.maximum(0.0, np.minimum(up, down))
+    # a band narrower than a bin still sees its nearest bin
+    empty = tri.sum(axis=1) == 0
+    for k in np.flatnonzero(empty):
+        tri[k, int(np.argmin(np.abs(freqs - mid[k, 0])))] = 1.0
+    tri /= tri.sum(axis=1, keepdims=True)
+    out = tri.T.astype(np.float32)
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=1)
+def _mel_sparse():
+    import scipy.sparse
+    return scipy.sparse.csc_matrix(_mel_matrix())
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    w = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
+    w /= np.sqrt(np.sum(w.astype(np.float64) ** 2))
+    w.flags.writeable = False
+    return w
+
+
+@lru_cache(maxsize=1)
+def _long_window() -> np.ndarray:
+    w = np.hanning(SEGMENT_SAMPLES + 1)[:-1].astype(np.float32)
+    w /= np.sqrt(np.sum(w.astype(np.float64) ** 2))
+    w.flags.writeable = False
+    return w
+
+
+def _mono(samples: np.ndarray) -> np.ndarray:
+    x = np.asarray(samples, np.float32)
+    if x.ndim == 1:
+        return x
+    mono = x[:, 0].copy()
+    for c in range(1, x.shape[1]):
+        mono += x[:, c]
+    mono *= np.float32(1.0 / x.shape[1])
+    return mono
+
+
+def to_feature_rate(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mono downmix of ``(n, ch)`` (or 1-D) float samples, resampled to :data:`FEATURE_RATE`."""
+    mono = _mono(samples)
+    if sample_rate == FEATURE_RATE:
+        return np.ascontiguousarray(mono, np.float32)
+    g = math.gcd(int(sample_rate), FEATURE_RATE)
+    return resample_poly(mono, FEATURE_RATE // g, int(sample_rate) // g).astype(np.float32)
+
+
+def logmel(mono: np.ndarray) -> np.ndarray:
+    """``(segments, N_MELS, N_FRAMES)`` log-mel dB of mono :data:`FEATURE_RATE`
+    ``(segments, SEGMENT_SAMPLES)`` (a 1-D segment gives one)."""
+    x = np.atleast_2d(np.asarray(mono, np.float32))
+    if x.shape[1] != SEGMENT_SAMPLES:
+        raise ValueError(f"segments of {SEGMENT_SAMPLES} samples expected, got {x.shape[1]}")
+    pad = N_FFT // 2
+    padded = np.pad(x, ((0, 0), (pad, pad)))
+    idx = np.arange(N_FRAMES)[:, None] * HOP + np.arange(N_FFT)[None, :]
+    frames = padded[:, idx] * _window()                       # (s, frames, n_fft)
+    spec = scipy.fft.rfft(frames, axis=-1, workers=1)         # complex64
+    power = spec.real ** 2 + spec.imag ** 2
+    mel = np.asarray(power.reshape(-1, power.shape[-1]) @ _mel_sparse(), np.float32)
+    db = np.float32(10.0) * np.log10(np.maximum(mel, np.float32(10.0 ** (FLOOR_DB / 10.0))))
+    return np.ascontiguousarray(db.reshape(x.shape[0], N_FRAMES, N_MELS).transpose(0, 2, 1))
+
+
+def _log(v, eps: float = 1e-6):
+    return np.log10(np.asarray(v, np.float64) + eps)
+
+
+def aux_features(raw: np.ndarray, mono: np.ndarray) -> np.ndarray:
+    """The :data:`N_AUX` hand-made features of one segment: ``raw`` is its ``(n, ch)`` samples at
+    the input rate (sample statistics: clipping, repeats), ``mono`` its mono downmix at
+    :data:`FEATURE_RATE` (clicks, hum)."""
+    x = np.asarray(raw, np.float32)
+    xt = np.ascontiguousarray((x[:, None] if x.ndim == 1 else x).T)   # (channels, n)
+    a = np.abs(xt)
+    n = max(1, xt.shape[1])
+    peak_ch = a.max(axis=1) if xt.shape[1] else np.zeros(xt.shape[0], np.float32)
+    rms = float(np.sqrt(np.mean(np.square(xt, dtype=np.float64)))) if xt.shape[1] else 0.0
+    peak = float(peak_ch.max(initial=0.0))
+    out: list[float] = [20 * float(_log(rms, 1e-7)), 20 * float(_log(peak, 1e-7)),
+                        20 * float(_log(peak, 1e-7) - _log(rms, 1e-7))]
+    # clipping / saturation: samples at full scale and at the segment's own peak, per channel
+    out += [float(_log(max(np.count_nonzero(c >= t) for c in a) / n, 1e-5)) for t in ABS_LEVELS]
+    rel = a / np.maximum(peak_ch, 1e-6)[:, None]
+    out += [float(_log(max(np.count_nonzero(c >= t) for c in rel) / n, 1e-5)) for t in REL_LEVELS]
+    # sample-hold (crushed word length): samples equal to the one before, where there is sound
+    rep1 = rep2 = 0.0
+    zeros = 0
+    for c, ac, pk in zip(xt, a, peak_ch):
+        loud = ac[1:] > max(1e-4, 0.02 * float(pk))   # well above a 16-bit capture's LSB
+        busy = max(1, int(np.count_nonzero(loud)))
+        rep1 = max(rep1, np.count_nonzero((c[1:] == c[:-1]) & loud) / busy)
+        rep2 = max(rep2, np.count_nonzero((c[2:] == c[:-2]) & loud[1:]) / busy)
+        zeros += int(np.count_nonzero(ac == 0))
+    out += [float(_log(rep1, 1e-5)), float(_log(rep2, 1e-5)), zeros / (n * xt.shape[0])]
+    hist = np.bincount(np.minimum((rel * HIST_BINS).astype(np.int64), HIST_BINS - 1).ravel(),
+                       minlength=HIST_BINS) / (n * xt.shape[0])
+    out += list(_log(hist, 1e-5))
+    # clicks: a second-difference residual in 10-ms frames
+    m = np.asarray(mono, np.float32)
+    r = np.zeros(SEGMENT_SAMPLES, np.float32)
+    r[2:] = m[2:] - 2 * m[1:-1] + m[:-2]
+    frames = np.abs(r).reshape(-1, CLICK_FRAME)
+    fpeak = frames.max(axis=1)
+    frms = np.sqrt(np.mean(np.square(frames), axis=1))
+    floor = float(np.median(frms))
+    ratio = _log(fpeak, 1e-6) - _log(floor, 1e-6)
+    crest = _log(fpeak, 1e-6) - _log(frms, 1e-6)
+    out += list(np.sort(ratio)[::-1][:TOP_K]) + list(np.sort(crest)[::-1][:TOP_K])
+    mrms = float(np.sqrt(np.mean(np.square(m, dtype=np.float64))))
+    out += [20 * float(_log(floor, 1e-7) - _log(mrms, 1e-7)),
+            float(np.mean(ratio > 1.0)), float(np.mean(ratio > 1.5))]
+    # hum: 1-Hz spectrum at the mains frequencies and their harmonics
+    spec = scipy.fft.rfft(m * _long_window(), workers=1)
+    power = (spec.real ** 2 + spec.imag ** 2).astype(np.float64)
+    total = float(power.sum()) + 1e-12
+    hz = SEGMENT_SAMPLES / FEATURE_RATE                        # bins per Hz (1)
+    for f0 in HUM_BASES:
+        peaks, sharp, levels = [], [], []
+        for k in range(1, HUM_HARMONICS + 1):
+            b = int(round(k * f0 * hz))
+            near = np.concatenate([power[b - 8:b - 2], power[b + 3:b + 9]])
+            p = float(power[b])
+            peaks.append(float(_log(p, 1e-14) - _log(np.median(near), 1e-14)))
+            # a steady tone on the mains bin leaves its neighbours 6 dB down; a note a bin or
+            # two away (a bass line) is louder there
+            sharp.append(float(_log(p, 1e-14) - _log(max(power[b - 1], power[b + 1]), 1e-14)))
+            levels.append(float(_log(p / total, 1e-12)))
+        out += peaks + sharp + levels
+    return np.asarray(out, np.float32)
+
+
+def segment_starts(n_samples: int, sample_rate: int, hop_s: float = SEGMENT_S) -> np.ndarray:
+    """First sample of each complete 1-s segment of ``n_samples`` at ``sample_rate``."""
+    length = round(SEGMENT_S * sample_rate)
+    count = 0 if n_samples < length else int((n_samples - length) / (hop_s * sample_rate) + 1e-9) + 1
+    return np.array([round(k * hop_s * sample_rate) for k in range(count)], np.int64)
+
+
+def segment_features(segments: list[np.ndarray], sample_rate: int) -> np.ndarray:
+    """``(len(segments), FEATURE_DIM)`` features of 1-s ``(n, ch)`` segments at ``sample_rate``:
+    the flattened ``(N_MELS, N_FRAMES)`` log-mel dB, then the :data:`N_AUX` auxiliary values."""
+    if not segments:
+        return np.zeros((0, FEATURE_DIM), np.float32)
+    monos = []
+    for s in segments:
+        m = to_feature_rate(s, sample_rate)[:SEGMENT_SAMPLES]
+        if m.shape[0] < SEGMENT_SAMPLES:
+            m = np.pad(m, (0, SEGMENT_SAMPLES - m.shape[0]))
+        monos.append(m)
+    mono = np.stack(monos)
+    out = np.empty((len(segments), FEATURE_DIM), np.float32)
+    out[:, :MEL_DIM] = logmel(mono).reshape(len(segments), MEL_DIM)
+    for i, s in enumerate(segments):
+        out[i, MEL_DIM:] = aux_features(s, mono[i])
+    return out
+
+
+def split_features(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(segments, N_MELS, N_FRAMES)`` log-mel and ``(segments, N_AUX)`` parts of
+    :func:`features` output."""
+    f = np.asarray(feats)
+    return f[:, :MEL_DIM].reshape(-1, N_MELS, N_FRAMES), f[:, MEL_DIM:]
+
+
+def features(samples: np.ndarray, sample_rate: int, hop_s: float = SEGMENT_S) -> np.ndarray:
+    """``(segments, FEATURE_DIM)`` features of consecutive 1-s segments of ``(n, ch)`` float
+    samples at any rate (segments every ``hop_s``; a tail under 1 s is dropped)."""
+    x = np.asarray(samples, np.float32)
+    x = x[:, None] if x.ndim == 1 else x
+    length = round(SEGMENT_S * sample_rate)
+    starts = segment_starts(x.shape[0], sample_rate, hop_s)
+    return segment_features([x[s:s + length] for s in starts], sample_rate)
+
+
+# --------------------------------------------------------------------------- model
+def _torch():
+    import torch  # deferred: the registry and the CLI must not pay for torch
+    return torch
+
+
+def build_net(width: int = 16, hidden: int = 128, stats: bool = True, aux: bool = True):
+    """The network (a torch ``nn.Module``); input ``(batch, FEATURE_DIM)`` (:func:`features`),
+    output logits.
+
+    The CNN sees the log-mel relative to the segment's level (programme level does not matter);
+    the head also sees each band's absolute mean, standard deviation, minimum and maximum over
+    the segment (noise floor, stationarity, transients) and, with ``aux``, the hand-made
+    features, next to the pooled CNN maps."""
+    torch = _torch()
+    nn = torch.nn
+
+    class ConvBlock(nn.Module):
+        def __init__(self, cin: int, cout: int, pool: tuple[int, int] | None) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+            self.bn = nn.BatchNorm2d(cout)
+            self.pool = nn.AvgPool2d(pool) if pool else nn.Identity()
+
+        def forward(self, x):
+            return self.pool(torch.relu(self.bn(self.conv(x))))
+
+    class ArtifactNet(nn.Module):
+        """PANN-style: BN over mel bands, conv blocks, max+mean over time per band, MLP head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.bn0 = nn.BatchNorm1d(N_MELS)
+            self.blocks = nn.Sequential(
+                ConvBlock(1, width, (2, 2)),
+                ConvBlock(width, 2 * width, (2, 2)),
+                ConvBlock(2 * width, 4 * width, (2, 2)),
+                ConvBlock(4 * width, 4 * width, (2, 1)),
+            )
+            bands = N_MELS // 16
+            self.stats = nn.BatchNorm1d(4 * N_MELS) if stats else None
+            self.aux = nn.BatchNorm1d(N_AUX) if aux else None
+            inputs = 2 * 4 * width * bands + (4 * N_MELS if stats else 0) + (N_AUX if aux else 0)
+            self.head = nn.Sequential(
+                nn.Dropout(0.1),
+                nn.Linear(inputs, hidden),
+                nn.ReLU(),
+                nn.Dropout(0.1),
+                nn.Linear(hidden, len(CLASSES)),
+            )
+
+        def forward(self, feats):
+            mel = feats[:, :MEL_DIM].reshape(-1, N_MELS, N_FRAMES)
+            level = mel.amax(dim=1).mean(dim=1)[:, None, None]     # loudest band, mean over time
+            rel = torch.clamp(mel - level, min=-100.0) / 20.0 + 2.0
+            y = self.blocks(self.bn0(rel)[:, None])                 # (b, c, bands, frames')
+            parts = [torch.cat([y.amax(dim=3), y.mean(dim=3)], dim=1).flatten(1)]
+            if self.stats is not None:
+                x = (mel + 50.0) / 20.0
+                band = torch.cat([x.mean(dim=2), x.std(dim=2), x.amin(dim=2), x.amax(dim=2)], dim=1)
+                parts.append(self.stats(band))
+            if self.aux is not None:
+                parts.append(self.aux(feats[:, MEL_DIM:]))
+            return self.head(torch.cat(parts, dim=1))
+
+    return ArtifactNet()
+
+
+class ArtifactClassifier:
+    """The trained network on CPU in inference mode; :meth:`classify` gives per-segment
+    probabilities of :data:`CLASSES`."""
+
+    def __init__(self, net: Any, meta: dict[str, Any] | None = None) -> None:
+        self.net = net.eval()
+        self.meta = dict(meta or {})
+        # per-class logit offsets chosen on the validation split (class-prior correction)
+        bias = self.meta.get("logit_bias") or [0.0] * len(CLASSES)
+        self.logit_bias = np.asarray(bias, np.float32)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "ArtifactClassifier":
+        torch = _torch()
+        path = Path(path) if path is not None else DEFAULT_WEIGHTS
+        if not path.is_file():
+            raise FileNotFoundError(f"audio artifact weights not found: {path} (train them with "
+                                    f"python -m detectors.training.audio_artifacts)")
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if int(blob.get("feature_dim", -1)) != FEATURE_DIM:
+            raise ValueError(f"{path}: weights for {blob.get('feature_dim')} features, this code "
+                             f"computes {FEATURE_DIM} (retrain them)")
+        arch = dict(blob.get("arch", {}))
+        net = build_net(**arch)
+        net.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+        return cls(net, {k: v for k, v in blob.items() if k != "state_dict"})
+
+    def probabilities(self, feats: np.ndarray, batch: int = 256) -> np.ndarray:
+        """``(segments, 5)`` probabilities of ``(segments, FEATURE_DIM)`` features."""
+        torch = _torch()
+        if len(feats) == 0:
+            return np.zeros((0, len(CLASSES)), np.float32)
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(feats), batch):
+                x = torch.from_numpy(np.ascontiguousarray(feats[i:i + batch], np.float32))
+                logits = self.net(x) + torch.from_numpy(self.logit_bias)
+                out.append(torch.softmax(logits, dim=1).numpy())
+        return np.concatenate(out).astype(np.float32)
+
+    def classify(self, samples: np.ndarray, sample_rate: int,
+                 hop_s: float = SEGMENT_S) -> np.ndarray:
+        """``(segments, 5)`` probabilities of :data:`CLASSES` for consecutive 1-s segments of
+        ``(n, ch)`` float32 samples (a tail under 1 s is ignored)."""
+        return self.probabilities(features(samples, sample_rate, hop_s))
+
+
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str) -> ArtifactClassifier:
+    return ArtifactClassifier.load(path)
+
+
+def shared_classifier(path: str | Path | None = None) -> ArtifactClassifier:
+    """The classifier for ``path`` (default weights), loaded once per process (read-only)."""
+    with _LOCK:
+        return _cached(str(Path(path) if path is not None else DEFAULT_WEIGHTS))
+
+
+# --------------------------------------------------------------------------- detector
+class ArtifactConfig(DetectorConfig):
+    min_probability: float = Field(
+        0.999, gt=0, le=1,
+        description="a segment is defective when its most likely defect class has at least this "
+                    "probability (chosen on the validation split: clean content under 1 false "
+                    "positive per hour)")
+    weights: str | None = Field(
+        None, description="path of the classifier weights (default: the committed "
+                          "detectors/models/audio_artifacts.pt)")
+    hop: float = Field(1.0, gt=0, le=1.0, description="seconds between the starts of consecutive 1-s segments")
+
+
+class ArtifactDetector(Detector):
+    name = "audio_artifacts"
+    kind = "audio_artifacts"
+    reports = ("hum", "hiss", "distortion", "clicks")
+    media = "audio"
+    Config = ArtifactConfig
+
+    def __init__(self, config=None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        self._model: ArtifactClassifier | None = None
+        self._buffer: np.ndarray | None = None  # samples from _buffer_start on
+        self._buffer_start = 0                  # stream sample index of _buffer[0]
+        self._t0: float | None = None
+        self._rate: int | None = None
+        self._next = 0                          # index of the next segment to classify
+        self._total = 0                         # samples fed
+        self._open: dict[str, Any] | None = None
+        self._last_end = 0.0
+
+    @property
+    def model(self) -> ArtifactClassifier:
+        if self._model is None:
+            self._model = shared_classifier(self.config.weights)
+        return self._model
+
+    def _seg_start(self, k: int) -> int:
+        return round(k * self.config.hop * self._rate)
+
+    def feed(self, chunk: AudioChunk) -> list[Event]:
+        samples = np.asarray(chunk.samples, np.float32)
+        samples = samples[:, None] if samples.ndim == 1 else samples
+        if self._t0 is None:
+            self._t0, self._rate = float(chunk.t), int(chunk.sample_rate)
+            self._buffer = samples[:0]
+        if chunk.sample_rate != self._rate:
+            raise ValueError(f"sample rate changed from {self._rate} to {chunk.sample_rate}")
+        self._buffer = np.concatenate([self._buffer, samples]) if len(self._buffer) else samples
+        self._total += samples.shape[0]
+        length = round(SEGMENT_S * self._rate)
+        starts = []
+        while self._seg_start(self._next) + length <= self._total:
+            starts.append(self._seg_start(self._next))
+            self._next += 1
+        events = self._run(starts, length) if starts else []
+        # keep the next segment's samples, and the last second for the tail at finish()
+        keep_from = min(self._seg_start(self._next), max(0, self._total - length))
+        drop = keep_from - self._buffer_start
+        if drop > 0:
+            self._buffer = self._buffer[drop:]
+            self._buffer_start = keep_from
+        return events
+
+    def _run(self, starts: list[int], length: int,
+             spans: list[tuple[float, float]] | None = None) -> list[Event]:
+        rate = self._rate
+        segs = [self._buffer[s - self._buffer_start:s - self._buffer_start + length] for s in starts]
+        probs = self.model.probabilities(segment_features(segs, rate))
+        events: list[Event] = []
+        for i, (s, p) in enumerate(zip(starts, probs)):
+            begin, end = spans[i] if spans else (self._t0 + s / rate, self._t0 + (s + length) / rate)
+            events += self._update(begin, end, p)
+        return events
+
+    def _update(self, begin: float, end: float, p: np.ndarray) -> list[Event]:
+        c = 1 + int(np.argmax(p[1:]))
+        label = CLASSES[c] if p[c] >= self.config.min_probability else None
+        events: list[Event] = []
+        if self._open is not None and self._open["kind"] != label:
+            events.append(self._close())
+        if label is not None:
+            if self._open is None:
+                self._open = {"kind": label, "start": begin, "probs": []}
+            self._open["probs"].append(p)
+            self._open["end"] = end
+        return events
+
+    def _close(self) -> Event:
+        ep, self._open = self._open, None
+        mean = np.mean(ep["probs"], axis=0)
+        c = CLASSES.index(ep["kind"])
+        return Event(kind=ep["kind"], start_s=ep["start"], end_s=ep["end"],
+                     score=float(np.clip(mean[c], 0.0, 1.0)), detector=self.name,
+                     details={"probabilities": {k: round(float(v), 4) for k, v in zip(CLASSES, mean)},
+                              "segments": len(ep["probs"])})
+
+    def finish(self) -> list[Event]:
+        events: list[Event] = []
+        if self._rate is not None:
+            length = round(SEGMENT_S * self._rate)
+            covered = self._seg_start(self._next - 1) + length if self._next else 0
+            tail = self._total - covered
+            # a tail of at least a quarter second: the last full second of the stream, reported
+            # over the tail only
+            if tail >= 0.25 * self._rate and self._total >= length:
+                s = self._total - length
+                if s >= self._buffer_start:
+                    events += self._run([s], length, [(self._t0 + covered / self._rate,
+                                                       self._t0 + self._total / self._rate)])
+        if self._open is not None:
+            events.append(self._close())
+        return events
