@@ -170,6 +170,29 @@ def test_hiss_not_on_applause_or_speech():
     assert run("hiss", AudioChunk(0.0, _speech(8.0).copy(), RATE)) == []
 
 
+@pytest.mark.parametrize("colour,severity", [("pink", 0.45), ("white", 0.4)])
+def test_hiss_found_under_music_in_the_bands_it_leaves_empty(colour, severity):
+    # ~22-24 dB SNR: the music still dominates its own bands, the noise only the top octaves
+    rng = np.random.default_rng(11)
+    audio, truth = fx.hiss_episode(music(10.0), 5.0, 8.5, rng, severity, colour)
+    events = run("hiss", audio)
+    assert events and all(e.overlaps(truth.start_s, truth.end_s) for e in events)
+    assert sum(e.duration_s for e in events) > 1.5
+    assert all(e.details["bands"] >= 1 for e in events)
+
+
+def test_hiss_not_on_percussive_music_or_typewriter():
+    busy = _need("music")
+    for src in busy:
+        if "percussive" in src.traits:
+            x = content.sound(src, 0.0, min(12.0, content.duration_s(src.path)))
+            assert run("hiss", AudioChunk(0.0, x, RATE)) == [], src.name
+    typing = content.source("typewriter")
+    if typing.path.is_file():
+        x = content.sound(typing, 0.0, min(8.0, content.duration_s(typing.path)))
+        assert run("hiss", AudioChunk(0.0, x, RATE)) == []
+
+
 # --------------------------------------------------------------------------- distortion
 @pytest.mark.parametrize("mode", ["hard", "crush"])
 def test_distortion_found_with_mode(mode):
@@ -183,6 +206,35 @@ def test_distortion_not_on_loud_clean_music():
     x = _music(8.0)
     loud = (x * np.float32(0.99 / np.abs(x).max())).astype(np.float32)
     assert run("distortion", AudioChunk(0.0, loud, RATE)) == []
+
+
+@lru_cache(maxsize=None)
+def _lossy_music() -> tuple[AudioChunk, Event]:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("no ffmpeg")
+    from detectors.synth import codec
+    return codec.lossy_episode(music(10.0), 3.0, 5.5, 0.7)   # Opus at 11 kb/s
+
+
+def test_distortion_finds_a_lossy_reencode_by_its_bandwidth():
+    audio, truth = _lossy_music()
+    events = run("distortion", audio)
+    assert len(events) == 1 and events[0].overlaps(truth.start_s, truth.end_s)
+    assert events[0].details["mode"] == "lossy"
+    assert events[0].details["min_bandwidth_hz"] < 0.8 * events[0].details[
+        "baseline_bandwidth_hz"]
+    odd = run("distortion", audio, [1, 777, 4099, 12000, 333])
+    assert [e.to_json() for e in odd] == [e.to_json() for e in events]
+
+
+def test_distortion_lossy_not_on_a_change_of_source_or_hiss_ending():
+    # full-band music, then band-limited speech for good: a new source, not a re-encode
+    x = np.concatenate([_music(3.0), _speech(13.0)])
+    assert run("distortion", AudioChunk(0.0, x, RATE)) == []
+    # noise over the music's own bandwidth cliff, then gone: the cliff comes back, no cut
+    # (noise from the very first second would hide the cliff from the baseline: a known limit)
+    audio, _ = fx.hiss_episode(music(10.0), 1.5, 4.5, np.random.default_rng(3), 0.6, "white")
+    assert run("distortion", audio) == []
 
 
 def test_clicks_ignore_splices_and_clipping_edges():

@@ -15,19 +15,41 @@ Per ``hop_s`` hop of every channel:
   sparse peaks; a saturating stage squares the waveform off.  (A sustained pure tone near full
   scale looks the same.)
 
-``details`` carry the clipped fraction, crest factor, repeat fraction and a mode guess.
-Lossy-codec garble is not detected by this signal-processing detector.
+- **lossy re-encode** (``mode: lossy``): the audio bandwidth collapsing.  The channels' mean
+  is cut into 1024-sample frames; per 1 kHz band, the median power over the last
+  ``lossy_window_s`` gives a spectral profile.  Its *bandwidth* is the top of the highest
+  band that stands ``cliff_db`` over everything from two bands up (a brick-wall low-pass, not
+  the gradual roll-off of natural sound).  A low-bitrate encoder (Opus at 6-24 kb/s: narrow-,
+  wide- or super-wideband) cuts everything above 4-13 kHz from one frame to the next, 60-100
+  dB down; the content's own cliff (its source's bandwidth, 15-20 kHz for music) does not
+  move.  A hop is lossy when the bandwidth falls under ``max_edge_ratio`` of the baseline (the
+  median bandwidth over the ``edge_baseline_s`` before, while sounding; see
+  ``min_cliff_fraction``), at least
+  ``min_edge_drop_hz`` below it.  The episode is reported when the bandwidth comes back (a
+  switch to a band-limited source never does: after ``max_lossy_s`` the baseline starts
+  again), so a re-encode still running when the stream ends is not reported.
+
+``details`` carry the clipped fraction, crest factor, repeat fraction, the audio bandwidth and
+its baseline (lossy) and a mode guess.  Codec garble that keeps the bandwidth (speech already
+band-limited to 8 kHz, re-encoded at the same bandwidth) is not found; broadband noise over
+the first seconds hides the content's own cliff from the baseline, and its end then reads as a
+cut.
 """
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 from pydantic import Field
 
-from detectors.audio.common import HopBuffer
+from detectors.audio.common import HopBuffer, mono
 from detectors.base import Detector, DetectorConfig, Event
 from detectors.episodes import EpisodeTracker
 from harness.media import AudioChunk
+
+
+_FRAME = 1024
 
 
 class DistortionConfig(DetectorConfig):
@@ -42,7 +64,35 @@ class DistortionConfig(DetectorConfig):
     max_near_peak_fraction: float = Field(0.08, gt=0, le=1, description="share of samples within "
                                           "10 % of the peak that makes a hop saturated")
     max_crest_db: float = Field(9.0, gt=0, description="... with a crest factor under this")
-    hop_s: float = Field(0.05, gt=0, le=1.0)
+    lossy_window_s: float = Field(0.3, gt=0, description="median spectral profile over this "
+                                  "long (lossy mode)")
+    cliff_db: float = Field(30.0, gt=0, description="a bandwidth edge: a 1 kHz band standing "
+                            "this far over every band from two bands higher up")
+    edge_range_db: float = Field(60.0, gt=0, description="... and within this of the strongest "
+                                 "band; without such a cliff the bandwidth is the Nyquist "
+                                 "frequency")
+    edge_baseline_s: float = Field(10.0, gt=0, description="the bandwidth baseline is the "
+                                   "median bandwidth over this long before")
+    max_edge_ratio: float = Field(0.8, gt=0, lt=1, description="a bandwidth under this "
+                                  "fraction of the baseline is a lossy re-encode ...")
+    min_edge_drop_hz: float = Field(4000.0, ge=0, description="... at least this far under it")
+    min_edge_hz: float = Field(3000.0, ge=0, description="... and at least this wide (bass "
+                               "alone shows a cliff at 1-2 kHz)")
+    min_cliff_fraction: float = Field(0.25, ge=0, le=1, description="the baseline is the "
+                                      "median of the bandwidth cliffs seen when at least this "
+                                      "share of the sounding history showed one (noise added "
+                                      "on top hides a source's cliff for a while), else the "
+                                      "Nyquist frequency")
+    min_edge_history_s: float = Field(0.75, ge=0, description="bandwidth is judged once this "
+                                      "much sounding audio gave the baseline")
+    min_lossy_s: float = Field(1.0, ge=0, description="shorter bandwidth cuts are not reported "
+                               "(a rendition switch or re-encode lasts seconds; a scene may "
+                               "hold only dull sound for a moment)")
+    max_lossy_s: float = Field(10.0, gt=0, description="a cut lasting longer is taken for a "
+                               "change of source: the baseline starts again, nothing reported")
+    min_sounding_db: float = Field(-50.0, le=0, description="hops quieter than this (dBFS RMS) "
+                                   "are not judged for bandwidth")
+    hop_s: float = Field(0.05, gt=0, le=1.0, description="analysis hop")
     min_duration_s: float = Field(0.2, ge=0, description="shorter episodes are not reported")
 
 
@@ -58,6 +108,107 @@ class DistortionDetector(Detector):
         self._tracker = EpisodeTracker(self.kind, self.name, self.config.min_duration_s,
                                        summarise=lambda s: float(np.max(s)))
         self._last: np.ndarray | None = None
+        self._pending = np.zeros(0, np.float32)
+        self._profiles: deque[np.ndarray] = deque()
+        self._edges: deque[float] = deque()
+        self._band_edges: np.ndarray | None = None
+        self._window = np.hanning(_FRAME).astype(np.float32)
+        self._min_history = 2
+        self._cut: dict | None = None
+
+    def _is_cut(self, edge: float, baseline: float) -> bool:
+        cfg = self.config
+        return (edge >= cfg.min_edge_hz and edge <= cfg.max_edge_ratio * baseline
+                and baseline - edge >= cfg.min_edge_drop_hz)
+
+    def _bandwidth(self, samples: np.ndarray, rms_db: float) -> tuple[float, float] | None:
+        """Feed the hop's samples to the frame analysis; return (edge, baseline) in Hz once
+        both are known and the hop sounds, else None.  Feeds the baseline when not lossy."""
+        cfg = self.config
+        rate = self._hops.rate or 48000
+        if self._band_edges is None:
+            bins = np.arange(0, rate / 2 + 1, 1000.0) / rate * _FRAME
+            self._band_edges = np.round(bins).astype(int)
+            self._profiles = deque(maxlen=max(2, round(cfg.lossy_window_s * rate / _FRAME)))
+            hops = max(2, round(cfg.edge_baseline_s / (self._hops.hop / rate)))
+            self._edges = deque(maxlen=hops)
+            self._counts = np.zeros(len(self._band_edges) + 1, np.int64)
+            self._min_history = max(2, round(cfg.min_edge_history_s / (self._hops.hop / rate)))
+        x = np.concatenate([self._pending, mono(samples)])
+        n = x.shape[0] // _FRAME
+        self._pending = x[n * _FRAME:]
+        if n:
+            frames = x[:n * _FRAME].reshape(n, _FRAME) * self._window
+            power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+            cums = np.concatenate([np.zeros((n, 1)), np.cumsum(power, axis=1)], axis=1)
+            self._profiles.extend(cums[:, self._band_edges[1:]] - cums[:, self._band_edges[:-1]])
+        if len(self._profiles) < self._profiles.maxlen or rms_db < cfg.min_sounding_db:
+            return None
+        frames = np.array(self._profiles)
+        middle = frames.shape[0] // 2
+        profile = 10 * np.log10(np.partition(frames, middle, axis=0)[middle] + 1e-20)
+        # a cliff: a band standing cliff_db over every band from two bands higher up
+        above = np.maximum.accumulate(profile[::-1])[::-1]
+        step = profile[:-2] - above[2:]
+        cliffs = np.nonzero((step >= cfg.cliff_db)
+                            & (profile[:-2] >= profile.max() - cfg.edge_range_db))[0]
+        nyquist = rate / 2
+        edge = 1000.0 * (int(cliffs[-1]) + 1) if len(cliffs) else nyquist
+        if len(self._edges) < self._min_history:
+            self._remember(edge)
+            return None
+        counts = self._counts[:-1]      # cliffs per kHz; the last slot counts "no cliff"
+        n = int(counts.sum())
+        if n == 0 or n < cfg.min_cliff_fraction * len(self._edges):
+            return edge, nyquist
+        return edge, 1000.0 * int(np.searchsorted(np.cumsum(counts), (n + 1) // 2))
+
+    def _remember(self, edge: float) -> None:
+        """Append to the bandwidth history, keeping the per-kHz counts its median comes from."""
+        if len(self._edges) == self._edges.maxlen:
+            self._counts[self._slot(self._edges[0])] -= 1
+        self._edges.append(edge)
+        self._counts[self._slot(edge)] += 1
+
+    def _slot(self, edge: float) -> int:
+        return len(self._counts) - 1 if edge >= (self._hops.rate or 48000) / 2 else round(
+            edge / 1000.0)
+
+    def _lossy(self, t: float, band: tuple[float, float] | None) -> list[Event]:
+        """The lossy-mode state machine: a cut opens a candidate, which becomes an event when
+        the bandwidth comes back (so a change of source, which never comes back, is not one)."""
+        cfg = self.config
+        if band is None:
+            return []
+        edge, baseline = band
+        at = t + self._hops.hop / (self._hops.rate or 48000) - cfg.lossy_window_s / 2
+        if self._is_cut(edge, baseline):
+            if self._cut is None:
+                self._cut = {"start": at, "end": at, "edge": edge, "baseline": baseline}
+            self._cut["end"] = at
+            self._cut["edge"] = min(self._cut["edge"], edge)
+            if at - self._cut["start"] > cfg.max_lossy_s:
+                # the new bandwidth lasts: a change of source, the baseline starts again
+                self._cut = None
+                self._edges.clear()
+                self._counts[:] = 0
+                self._remember(edge)
+            return []
+        nyquist = (self._hops.rate or 48000) / 2
+        if edge < cfg.min_edge_hz:
+            return []
+        self._remember(edge)
+        if edge >= nyquist > baseline:
+            # no cliff at all (a pause's flat noise floor, hiss over the content's own cliff)
+            # says nothing of a cut's end when the content shows one
+            return []
+        cut, self._cut = self._cut, None
+        if cut is None or at - cut["start"] < cfg.min_lossy_s:
+            return []
+        score = float(np.clip(1.0 - cut["edge"] / cut["baseline"], 0.5, 1.0))
+        return [Event(self.kind, cut["start"], at, score, self.name,
+                      details={"mode": "lossy", "min_bandwidth_hz": cut["edge"],
+                               "baseline_bandwidth_hz": cut["baseline"]})]
 
     def feed(self, chunk: AudioChunk) -> list[Event]:
         return self._run(self._hops.push(chunk))
@@ -72,6 +223,9 @@ class DistortionDetector(Detector):
             absx = np.abs(x)
             peak = float(absx.max()) if x.size else 0.0
             mode, score, details = None, 0.0, None
+            rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float32)))) if x.size else 0.0
+            rms_db = 20 * np.log10(max(rms, 1e-10))
+            out += self._lossy(t, self._bandwidth(x, rms_db))
             if peak >= cfg.min_peak:
                 same = np.concatenate([prev, x])[1:] == np.concatenate([prev, x])[:-1]
                 sounding = absx > 1e-3
@@ -84,7 +238,6 @@ class DistortionDetector(Detector):
                 high = absx >= cfg.plateau_level * peak
                 clipped = float((run & high).sum()) / x.size
                 low_repeat = float((same & sounding & ~high).sum()) / max(1, int(sounding.sum()))
-                rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float32))))
                 crest = 20 * np.log10(peak / max(rms, 1e-9))
                 near = float((absx >= 0.9 * peak).sum()) / x.size
                 if low_repeat > cfg.max_repeat_fraction:

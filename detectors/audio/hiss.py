@@ -7,13 +7,17 @@ The channels' mean is cut into 1024-sample frames (21 ms at 48 kHz); each frame'
   ``floor_s``: minimum statistics, the level the band never falls under;
 - the *baseline*: the lowest floor over the ``baseline_s`` before (the content's own quiet).
 
-A frame hisses when, in at least ``min_band_fraction`` of the bands, the floor stands more
-than ``raise_db`` over the baseline *and* the band is steady (its mean energy within
-``max_spread_db`` of its floor).  Noise added to the programme is steady in every band;
-applause, cymbals and sibilants are bursts whose energy swings far above their own floor, and
-their floor falls back between claps, strokes or words.  Episodes carry the estimated noise
-floor (dBFS per band), its raise over the baseline and an SNR estimate against the programme
-level.
+A frame hisses when, in at least ``min_bands`` of the bands, the floor stands more than
+``raise_db`` over the baseline *and* the band is steady: its median frame energy
+(``steady_percentile``) within ``max_spread_db`` of its floor; or when one raised band is
+steadier still (``strict_spread_db``).  Added noise dominates the
+bands the content leaves empty (often the top octaves: band-limited or lossy sources, speech)
+and is as steady there as Gaussian noise is, a fraction of a dB from frame to frame, while
+content dominates the rest; requiring a few bands rather than all of them finds hiss under
+music too.  Applause, cymbals and sibilants are bursts: even dense applause swings a few dB
+from one 21 ms frame to the next, and its floor falls back between claps, strokes or words.
+Episodes carry the estimated noise floor (dBFS per band), its raise over the baseline, the
+number of bands that show it and an SNR estimate against the programme level.
 
 Limits: the baseline is causal, so hiss present from the very start is not seen as a raise;
 content that is itself steady broadband noise (rain, a waterfall) starting abruptly reads as
@@ -37,11 +41,13 @@ _FRAMES_PER_HOP = 8
 
 
 class HissConfig(DetectorConfig):
-    low_hz: float = Field(3000.0, gt=0, description="lowest frequency looked at")
-    high_hz: float = Field(18000.0, gt=0, description="highest frequency looked at")
-    bands: int = Field(6, ge=1, le=32, description="log-spaced bands between low_hz and high_hz")
+    low_hz: float = Field(2000.0, gt=0, description="lowest frequency looked at")
+    high_hz: float = Field(22000.0, gt=0, description="highest frequency looked at (at most "
+                           "0.48 x the sample rate)")
+    bands: int = Field(8, ge=1, le=32, description="log-spaced bands between low_hz and high_hz")
     floor_s: float = Field(0.5, gt=0, description="window of the minimum-statistics floor")
-    floor_percentile: float = Field(10.0, ge=0, le=50)
+    floor_percentile: float = Field(10.0, ge=0, le=50, description="percentile of a band's "
+                                    "frame energies over floor_s taken as its floor")
     baseline_s: float = Field(10.0, gt=0, description="the baseline is the lowest floor over "
                               "this long before")
     min_floor_db: float = Field(-100.0, description="baselines under this (digital silence) "
@@ -49,10 +55,17 @@ class HissConfig(DetectorConfig):
     min_programme_db: float = Field(-60.0, le=0, description="hops quieter than this (dBFS "
                                     "RMS) do not feed the baseline")
     raise_db: float = Field(12.0, gt=0, description="floor over baseline that counts as raised")
-    max_spread_db: float = Field(3.0, gt=0, description="a steady band's mean energy is within "
-                                 "this of its floor")
-    min_band_fraction: float = Field(0.6, gt=0, le=1, description="fraction of bands that must "
-                                     "be raised and steady")
+    max_spread_db: float = Field(1.5, gt=0, description="a steady band's steady_percentile "
+                                 "energy is within this of its floor (Gaussian noise in a "
+                                 "band of a few dozen FFT bins: well under 1 dB)")
+    steady_percentile: float = Field(50.0, gt=0, le=100, description="a band is steady when "
+                                     "this percentile of its frame energies is within "
+                                     "max_spread_db of the floor")
+    min_bands: int = Field(2, ge=1, description="at least this many bands must be raised and "
+                           "steady: content often leaves the top octaves empty, where hiss "
+                           "shows first")
+    strict_spread_db: float = Field(1.0, gt=0, description="one raised band this steady is "
+                                    "enough (a wide top band holding nothing but noise)")
     min_duration_s: float = Field(0.7, ge=0, description="shorter episodes are not reported")
 
 
@@ -108,23 +121,26 @@ class HissDetector(Detector):
             for row in bands:
                 self._frames.append(row)
             history = np.array(self._frames)
-            floor = np.percentile(history, cfg.floor_percentile, axis=0)
-            mean = history.mean(axis=0)
+            floor, middle = np.percentile(history, [cfg.floor_percentile, cfg.steady_percentile],
+                                          axis=0)
             floor_db = 10 * np.log10(np.maximum(floor, 1e-20))
-            spread = 10 * np.log10(np.maximum(mean, 1e-20)) - floor_db
+            spread = 10 * np.log10(np.maximum(middle, 1e-20)) - floor_db
             hissing = False
             details = None
             if len(self._floors) >= 2 and len(self._frames) == self._frames.maxlen:
                 baseline_db = np.maximum(np.min(np.array(self._floors), axis=0), cfg.min_floor_db)
                 rise = floor_db - baseline_db
-                good = (rise > cfg.raise_db) & (spread < cfg.max_spread_db)
-                hissing = good.mean() >= cfg.min_band_fraction
+                raised = rise > cfg.raise_db
+                good = raised & (spread < cfg.max_spread_db)
+                hissing = (int(good.sum()) >= min(cfg.min_bands, len(good))
+                           or bool(np.any(raised & (spread < cfg.strict_spread_db))))
                 if hissing:
                     # noise floor per band -> a broadband estimate over the looked-at span
                     noise_power = float(np.sum(floor)) * (self._hops.rate / 2) / max(
                         1.0, (self._edges[-1] - self._edges[0]) * self._hops.rate / _FRAME)
                     programme = float(np.median(self._programme)) or 1e-12
-                    details = {"noise_floor_db": round(float(np.median(floor_db)), 1),
+                    details = {"bands": int(good.sum()),
+                               "noise_floor_db": round(float(np.median(floor_db)), 1),
                                "min_raise_db": round(float(np.median(rise[good])), 1),
                                "max_raise_db": round(float(np.max(rise)), 1),
                                "snr_db": round(10 * np.log10(programme / max(noise_power, 1e-20)), 1)}

@@ -124,6 +124,8 @@ class LoudnessDetector(Detector):
         self._bands: list[np.ndarray] = []  # octave-band powers of each 100 ms sub-block
         self._band_bins: np.ndarray | None = None
         self._fine_peak: list[float] = []  # 10 ms block sample peaks
+        self._cum: list[float] = [0.0]    # running sums of _sub (window means in O(1))
+        self._zeros: list[int] = [0]      # running count of all-zero (digital silence) _sub
         self._diff: list[float] = []      # level after minus before at each sub-block boundary
         self._judged = 0                  # boundaries decided as edge or not
         self._edges: list[tuple[int, float, float, float]] = []  # index, step, before, after
@@ -238,7 +240,13 @@ class LoudnessDetector(Detector):
         a, b = max(0, a), min(len(self._sub), b)
         if b <= a:
             return -200.0
-        return lufs(float(np.mean(self._sub[a:b])))
+        cum, zeros, sub = self._cum, self._zeros, self._sub
+        for k in range(len(cum) - 1, len(sub)):
+            cum.append(cum[-1] + sub[k])
+            zeros.append(zeros[-1] + (sub[k] == 0.0))
+        if zeros[b] - zeros[a] == b - a:
+            return lufs(0.0)   # exact digital silence, free of the running sums' rounding
+        return lufs(max(0.0, (cum[b] - cum[a]) / (b - a)))
 
     def _judge(self, final: bool) -> list[Event]:
         cfg = self.config
