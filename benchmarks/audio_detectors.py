@@ -28,10 +28,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from common import REPO, pinned, timed  # noqa: E402 (benchmarks/common.py)
 RESULTS = REPO / "benchmarks" / "results" / "audio_detectors.txt"
 MUSIC = (Path("/usr/share/games/frozen-bubble/snd/frozen-mainzik-1p.ogg"),
          Path("/usr/share/games/frozen-bubble/snd/introzik.ogg"))
@@ -92,19 +91,6 @@ def make_file(ffmpeg: str, path: Path, seconds: float) -> str:
     subprocess.run([ffmpeg, "-v", "error", "-y", *inputs, "-t", f"{seconds}", "-ar", "48000",
                     "-ac", "2", "-c:a", "flac", str(path)], check=True)
     return what
-
-
-def pinned(core: int) -> tuple[list[str], dict[str, str]]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               NUMEXPR_NUM_THREADS="1", TORCH_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    prefix = ["taskset", "-c", str(core)] if shutil.which("taskset") else []
-    return prefix, env
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def main() -> int:

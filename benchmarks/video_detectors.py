@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from common import REPO, pinned, timed  # noqa: E402 (benchmarks/common.py)
 RESULTS = REPO / "benchmarks" / "results" / "video_detectors.txt"
 FOOTAGE = (Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi"),
            Path("/usr/share/doc/opencv-doc/examples/data/Megamind.avi"))
@@ -68,20 +68,6 @@ def make_clip(ffmpeg: str, path: Path, seconds: float) -> str:
                     "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", str(2 * FPS),
                     "-pix_fmt", "yuv420p", str(path)], check=True)
     return what
-
-
-def pinned(core: int) -> tuple[list[str], dict[str, str]]:
-    """The command prefix and environment that keep a process on one core, one thread."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               OPENCV_FOR_THREADS_NUM="1", OPENCV_FFMPEG_CAPTURE_OPTIONS="threads;1")
-    prefix = ["taskset", "-c", str(core)] if shutil.which("taskset") else []
-    return prefix, env
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 DECODE_ONLY = """

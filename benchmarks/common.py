@@ -1,0 +1,28 @@
+"""What the benchmarks share: running a command on one core, one thread, and timing it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pinned(core: int) -> tuple[list[str], dict[str, str]]:
+    """The command prefix and environment that keep a process on one core, one thread (numpy,
+    OpenCV, torch and ffmpeg's decoder in OpenCV alike), with the repository importable."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMEXPR_NUM_THREADS="1", TORCH_NUM_THREADS="1", OPENCV_FOR_THREADS_NUM="1",
+               OPENCV_FFMPEG_CAPTURE_OPTIONS="threads;1", PYTHONPATH=str(REPO))
+    prefix = ["taskset", "-c", str(core)] if shutil.which("taskset") else []
+    return prefix, env
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    """Wall seconds ``cmd`` takes (its output discarded; a failure raises)."""
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
