@@ -168,6 +168,19 @@ def test_tearing_finds_the_seam_and_its_row():
     assert w == W and y <= 100 <= y + h
 
 
+@pytest.mark.parametrize("drift", [-30, 30])
+def test_tearing_finds_a_seam_rolling_from_frame_to_frame(drift):
+    """Without vertical sync every frame tears and the seam moves: rolling up, the late rows
+    of a frame are a band between its seam and the last one's."""
+    rng = np.random.default_rng(4)
+    frames, truth = fx.tearing_episode(scene(90, speed=(3, 2)), 1.0, 2.0, rng, severity=1.0,
+                                       row=H // 2, drift=drift)
+    events = kinds(detect("tearing", frames=frames), "tearing")
+    assert events and all(overlaps([e], truth.start_s, truth.end_s) for e in events)
+    if drift < 0:
+        assert any(e.details["late_side"] == "band" for e in events)
+
+
 def test_tearing_hard_negatives_cuts_repeats_and_local_motion():
     frames = retimed(scene(45, kind="terrain") + scene(45, kind="city", seed=3), 30.0)
     rng = np.random.default_rng(5)

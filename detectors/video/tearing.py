@@ -12,6 +12,11 @@ torn when, among the rows that moved with the last new picture, those on one sid
 (``min_side_motion``: a codec skipping calm areas of a picture stalls them too, and a repeated
 picture re-encoded moves a little everywhere).
 
+Without vertical sync every frame tears and the seam moves from one frame to the next.  A seam
+rolling up leaves the late rows as a *band* between this frame's seam and the last one's, with
+rows moving on both sides (:func:`_stalled_band`); that counts too.  (A seam rolling down shows
+no stall, only rows that moved two pictures at once; those frames are not judged.)
+
 The test needs the next new picture, so frames are judged one new picture late.  Pictures that
 repeat (cadence, pulldown) are skipped over: "the last" and "the next" picture are the nearest
 that changed.  A tear that persists at one row (every frame torn) shows where it starts; each
@@ -113,15 +118,23 @@ class TearingDetector(Detector):
         n_moved = int(moved.sum())
         if n_moved < 4 or not stalled.any() or not moving.any():
             return []
-        seam = _seam(moved, stalled, moving, cfg.min_agreement,
-                     max(2, int(np.ceil(cfg.min_side * n_moved))))
-        if seam is None:
-            return []
-        k, agreement, late_below = seam
-        late = slice(k, None) if late_below else slice(0, k)
-        early = slice(0, k) if late_below else slice(k, None)
-        if float(np.median(before[late][moved[late]])) < cfg.min_side_motion or \
-                float(np.median(now[early][moved[early]])) < cfg.min_side_motion:
+        min_rows = max(2, int(np.ceil(cfg.min_side * n_moved)))
+        seam = _seam(moved, stalled, moving, cfg.min_agreement, min_rows)
+        if seam is not None:
+            k, agreement, late_below = seam
+            late_rows = np.zeros_like(moved)
+            late_rows[slice(k, None) if late_below else slice(0, k)] = True
+            side = "bottom" if late_below else "top"
+        else:
+            band = _stalled_band(moved, stalled, moving, cfg.min_agreement, min_rows)
+            if band is None:
+                return []
+            k, end, agreement = band  # a seam rolling up: the rows between it and the last
+            late_rows = np.zeros_like(moved)
+            late_rows[k:end] = True
+            side = "band"
+        if float(np.median(before[late_rows & moved])) < cfg.min_side_motion or \
+                float(np.median(now[~late_rows & moved])) < cfg.min_side_motion:
             return []  # a side barely moves: a codec skipping calm areas, a repeat, not a tear
         x, y, w, h = self._roi.source_region(frame)
         seam = _exact_row(self._roi.crop(frame, frame.gray()),
@@ -134,8 +147,7 @@ class TearingDetector(Detector):
         region = (x, top, w, min(y + h, row + cfg.band // 2) - top)
         return self._episodes.flag(t, t + self._clock.interval, agreement, region=region,
                                    evidence=frame.image,
-                                   details={"row": row,
-                                            "late_side": "bottom" if late_below else "top"})
+                                   details={"row": row, "late_side": side})
 
 
 def _exact_row(current: np.ndarray, previous: np.ndarray, estimate: int, reach: int) -> int:
@@ -185,3 +197,30 @@ def _seam(moved: np.ndarray, stalled: np.ndarray, moving: np.ndarray, agreement:
         if score[k] >= agreement and (best is None or score[k] > best[1]):
             best = (k + 1, float(score[k]), late_below)
     return best
+
+
+def _stalled_band(moved: np.ndarray, stalled: np.ndarray, moving: np.ndarray, agreement: float,
+                  min_rows: int) -> tuple[int, int, float] | None:
+    """Rows ``[a, b)`` that stalled between rows that moved on both sides, each part holding
+    ``min_rows`` moved rows at least and ``agreement`` on all three: a tear whose seam rolls up
+    the picture from one frame to the next (without vertical sync it moves every frame), whose
+    late rows lie between this frame's seam and the last one's.  None when no band does."""
+    m = np.concatenate(([0], np.cumsum(moved)))
+    s = np.concatenate(([0], np.cumsum(stalled)))
+    v = np.concatenate(([0], np.cumsum(moving)))
+    n = len(moved)
+    a = np.arange(1, n)[:, None]
+    b = np.arange(1, n)[None, :]
+    inside_m = m[b] - m[a]
+    above_m, below_m = m[a], m[-1] - m[b]
+    ok = (b > a) & (inside_m >= min_rows) & (above_m >= min_rows) & (below_m >= min_rows)
+    if not ok.any():
+        return None
+    stalled_in = (s[b] - s[a]) / np.maximum(inside_m, 1)
+    moving_above = v[a] / np.maximum(above_m, 1)
+    moving_below = (v[-1] - v[b]) / np.maximum(below_m, 1)
+    score = np.where(ok, np.minimum(stalled_in, np.minimum(moving_above, moving_below)), 0.0)
+    i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+    if score[i, j] < agreement:
+        return None
+    return int(i + 1), int(j + 1), float(score[i, j])
