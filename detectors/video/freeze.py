@@ -46,6 +46,7 @@ from pydantic import Field
 from detectors.base import Event
 from detectors.video.common import above
 from detectors.video.framewise import FramewiseDetector
+from detectors.video.no_signal import flat_columns
 from detectors.video.transitions import PictureChangeConfig, PictureChanges, transition
 from harness.media import Frame
 
@@ -113,7 +114,7 @@ class FreezeDetector(FramewiseDetector):
             return []
         change = transition(frame, plane, previous, cfg.change_threshold,
                             (cfg.analysis_width, cfg.region, previous_index))
-        new = None if _flat_columns(plane, cfg.flat_tolerance) else self._changes.classify(change)
+        new = None if flat_columns(plane, cfg.flat_tolerance) else self._changes.classify(change)
         out: list[Event] = []
         if new is None:  # untextured or flat: not judged; a hold ends without a verdict on it
             out += self._end_hold(frame.t, judged=False)
@@ -232,10 +233,3 @@ class FreezeDetector(FramewiseDetector):
                       "after_cut": hold.after_cut,
                       "required_s": round(hold.required_s, 3)}, hold.evidence)
 
-
-def _flat_columns(plane: np.ndarray, tolerance: int) -> bool:
-    """Is the upper 60 % of the picture made of columns uniform top to bottom (a solid colour,
-    colour bars: what ``no_signal`` reports)?  A few microseconds on the shared plane."""
-    top = plane[: max(2, int(plane.shape[0] * 0.6))]
-    spread = cv2.subtract(cv2.reduce(top, 0, cv2.REDUCE_MAX), cv2.reduce(top, 0, cv2.REDUCE_MIN))
-    return float(np.count_nonzero(spread <= tolerance)) >= 0.9 * spread.size

@@ -72,7 +72,7 @@ class NoSignalDetector(FramewiseDetector):
         style, score, details = None, 0.0, {}
         plane = self._plane(frame)
         previous, self._previous = self._previous, plane
-        if _may_be_flat(plane, cfg):
+        if flat_columns(plane, cfg.tolerance, cfg.bars_height):
             samples = self._roi.crop(frame, colour_samples(frame, cfg.sample_step))
             still = previous is not None and previous.shape == plane.shape and \
                 float(cv2.norm(plane, previous, cv2.NORM_L1)) <= cfg.still_change * plane.size
@@ -90,13 +90,14 @@ class NoSignalDetector(FramewiseDetector):
         return [e for tracker in self._styles.values() for e in tracker.finish()]
 
 
-def _may_be_flat(plane: np.ndarray, cfg: NoSignalConfig) -> bool:
-    """Cheap test on the shared downscaled luma: is the upper part of the picture made of
-    columns that are uniform top to bottom (as a solid colour or bars are)?  Content fails
-    here, at a few microseconds a frame."""
-    top = plane[: max(2, int(plane.shape[0] * cfg.bars_height))]
+def flat_columns(plane: np.ndarray, tolerance: int, height: float = 0.6) -> bool:
+    """Cheap test on the shared downscaled luma: is the upper ``height`` of the picture made of
+    columns uniform top to bottom within ``tolerance`` (as a solid colour or bars are)?  Content
+    fails here, at a few microseconds a frame; ``freeze`` uses it to leave such pictures to
+    ``no_signal``."""
+    top = plane[: max(2, int(plane.shape[0] * height))]
     spread = cv2.subtract(cv2.reduce(top, 0, cv2.REDUCE_MAX), cv2.reduce(top, 0, cv2.REDUCE_MIN))
-    return float(np.count_nonzero(spread <= cfg.tolerance)) >= 0.9 * spread.size
+    return float(np.count_nonzero(spread <= tolerance)) >= 0.9 * spread.size
 
 
 def judge(samples: np.ndarray, cfg: NoSignalConfig,
