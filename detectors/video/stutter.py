@@ -27,7 +27,14 @@ skipping a picture) show as a motion jump: when the fitted global motion of one 
 about twice that of its neighbours, in the same direction, while they agree with each other
 (``drop_ratio``; a pan, the usual case where judder is seen).
 
-Irregular steps closer than ``max_gap_s`` form one episode.  Repeats lasting ``freeze_s`` or
+Two things keep a changing cadence from reading as judder: when the pictures since the last
+irregularity are regular at the rate learnt before the current one (a 24p film after an overlay
+or damaged pictures that came at every frame, or after a cut), the detector goes back to that
+rate; and a "repeat" that changed a little (a quiet scene's next picture looks like that too)
+counts as a new picture when the cadence has one due.
+
+Irregular steps closer than ``max_gap_s`` form one episode; within one, the cadence is judged
+again at once after a hold (the rate is known), where otherwise it settles first.  Repeats lasting ``freeze_s`` or
 more are freezes (the ``freeze`` detector's), and their intervals are not judged; untextured
 pictures (black, solid colour) are not judged either; nor are short animations (the cadence
 is judged once pictures have kept coming for ``settle_s``), and after a scene cut (a new scene
@@ -94,7 +101,7 @@ class StutterDetector(Detector):
         self._history: deque[int] = deque()  # intervals over the learning window
         self._history_sum = 0
         self._ratio: float | None = None     # capture frames per content frame
-        self._former_ratio: float | None = None  # the rate learnt before it, in this scene
+        self._former_ratio: float | None = None  # the rate learnt before it (this scene or the last)
         self._since_learn = 0
         self._motion: deque[tuple[float, np.ndarray | None, float]] = deque(maxlen=9)
         self._changes = PictureChanges(cfg)
