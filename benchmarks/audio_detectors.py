@@ -24,13 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from common import REPO, pinned, timed  # noqa: E402 (benchmarks/common.py)
+from common import REPO, detectors_of, pinned, timed, tools  # noqa: E402 (benchmarks/common.py)
 RESULTS = REPO / "benchmarks" / "results" / "audio_detectors.txt"
 MUSIC = (Path("/usr/share/games/frozen-bubble/snd/frozen-mainzik-1p.ogg"),
          Path("/usr/share/games/frozen-bubble/snd/introzik.ogg"))
@@ -73,13 +72,6 @@ print(json.dumps({"seconds": data.shape[0] / rate, "per": per, "events": events,
 """
 
 
-def audio_detectors() -> list[str]:
-    sys.path.insert(0, str(REPO))
-    from detectors import base as registry
-
-    return registry.resolve_names("all", media="audio")
-
-
 def make_file(ffmpeg: str, path: Path, seconds: float) -> str:
     source = next((p for p in MUSIC if p.is_file()), None)
     if source is not None:
@@ -100,12 +92,11 @@ def main() -> int:
     parser.add_argument("--file", help="use this audio file instead of making one")
     parser.add_argument("--output", default=str(RESULTS), help="where the results are written")
     args = parser.parse_args()
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        print("ffmpeg is required (scripts/setup.sh installs it)", file=sys.stderr)
+    found = tools()
+    if found is None:
         return 2
-    harness = str(Path(sys.executable).parent / "harness")
-    names = audio_detectors()
+    ffmpeg, harness = found
+    names = detectors_of("audio")
     prefix, env = pinned(args.core)
     with tempfile.TemporaryDirectory(prefix="bench-audio-") as tmp:
         if args.file:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -26,3 +27,21 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def detectors_of(media: str) -> list[str]:
+    """Every registered detector of ``media`` once, as ``harness analyze --detectors all`` runs
+    them (aliases and ``name:variant`` implementations left out)."""
+    sys.path.insert(0, str(REPO))
+    from detectors import base as registry
+
+    return registry.resolve_names("all", media=media)
+
+
+def tools() -> tuple[str, str] | None:
+    """The ffmpeg and harness executables, or None (with a message) without ffmpeg."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        print("ffmpeg is required (scripts/setup.sh installs it)", file=sys.stderr)
+        return None
+    return ffmpeg, str(Path(sys.executable).parent / "harness")

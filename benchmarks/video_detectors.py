@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -35,21 +34,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, pinned, timed  # noqa: E402 (benchmarks/common.py)
+from common import REPO, detectors_of, pinned, timed, tools  # noqa: E402 (benchmarks/common.py)
 RESULTS = REPO / "benchmarks" / "results" / "video_detectors.txt"
 FOOTAGE = (Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi"),
            Path("/usr/share/doc/opencv-doc/examples/data/Megamind.avi"))
 FFMPEG_CHAIN = "blackdetect,freezedetect,blockdetect,blurdetect"
 FPS = 60
-
-
-def video_detectors() -> list[str]:
-    sys.path.insert(0, str(REPO))
-    from detectors import base as registry
-
-    # variants registered as "name:variant" (block_corruption:dsp) would run a detector twice
-    return [n for n in registry.available()
-            if ":" not in n and registry.detector_class(n).media == "video"]
 
 
 def make_clip(ffmpeg: str, path: Path, seconds: float) -> str:
@@ -118,14 +108,12 @@ def main() -> int:
     parser.add_argument("--output", default=str(RESULTS), help="where the results are written")
     args = parser.parse_args()
 
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        print("ffmpeg is required (scripts/setup.sh installs it)", file=sys.stderr)
+    found = tools()
+    if found is None:
         return 2
-    harness = str(Path(sys.executable).parent / "harness")
-    names = video_detectors()
+    ffmpeg, harness = found
+    names = detectors_of("video")
     prefix, env = pinned(args.core)
-    env["PYTHONPATH"] = str(REPO)
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
         tmpdir = Path(tmp)
         if args.clip:
