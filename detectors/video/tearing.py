@@ -48,6 +48,7 @@ class TearingConfig(DetectorConfig):
     max_jump: float = Field(3.0, gt=1, description="the next picture may change at most this many times as much as the last (more is a scene cut: no reference)")
     min_agreement: float = Field(0.8, gt=0.5, le=1, description="share of the rows on each side of the seam that must agree (stalled / moving)")
     min_side: float = Field(0.1, gt=0, lt=0.5, description="each side of the seam holds at least this share of the picture's rows that moved")
+    min_band_rows: int = Field(2, ge=1, description="rows (at the analysis width) of the late band of a seam rolling up: as many as it moved since the last frame")
     max_lookahead: int = Field(6, ge=1, description="frames to wait for the next new picture before giving up on a frame")
     max_gap_s: float = Field(0.5, ge=0, description="torn frames closer than this are one episode")
     grid: int | None = Field(16, ge=2, description="seams exactly on this coding grid (rows) are a damaged stream's concealment, left to block_corruption (None: report them)")
@@ -126,7 +127,8 @@ class TearingDetector(Detector):
             late_rows[slice(k, None) if late_below else slice(0, k)] = True
             side = "bottom" if late_below else "top"
         else:
-            band = _stalled_band(moved, stalled, moving, cfg.min_agreement, min_rows)
+            band = _stalled_band(moved, stalled, moving, cfg.min_agreement, min_rows,
+                                 cfg.min_band_rows)
             if band is None:
                 return []
             k, end, agreement = band  # a seam rolling up: the rows between it and the last
@@ -137,9 +139,15 @@ class TearingDetector(Detector):
                 float(np.median(now[~late_rows & moved])) < cfg.min_side_motion:
             return []  # a side barely moves: a codec skipping calm areas, a repeat, not a tear
         x, y, w, h = self._roi.source_region(frame)
+        # the seam lies between the last row clearly moving now and the first stalled one;
+        # rows between them (still, or barely moving) do not tell where: search all of them
+        clear = moving & (now >= cfg.min_side_motion)
+        lo, hi = (k, k) if side == "band" else _uncertain_span(clear, stalled, k, late_below)
+        scale = h / now.shape[0]
         seam = _exact_row(self._roi.crop(frame, frame.gray()),
                           self._roi.crop(previous_frame, previous_frame.gray()),
-                          round(k * h / now.shape[0]), max(4, round(2 * h / now.shape[0])))
+                          round((lo + hi) / 2 * scale),
+                          max(4, round(2 * scale + (hi - lo) / 2 * scale)))
         if cfg.grid and seam % cfg.grid == 0:
             return []  # a seam on the coding grid: a lost slice concealed (block_corruption's)
         row = y + seam
@@ -168,6 +176,17 @@ def _exact_row(current: np.ndarray, previous: np.ndarray, estimate: int, reach: 
         if step > best_step:
             best, best_step = r, step
     return best
+
+
+def _uncertain_span(clear: np.ndarray, stalled: np.ndarray, k: int,
+                    late_below: bool) -> tuple[int, int]:
+    """Rows ``[lo, hi]`` (at the analysis width; row boundaries) around the seam estimate ``k``
+    in which it may lie: from the nearest row clearly moving now on the early side to the
+    nearest stalled row on the late side."""
+    early, late = (clear[:k][::-1], stalled[k:]) if late_below else (clear[k:], stalled[:k][::-1])
+    to_early = int(np.argmax(early)) if early.any() else len(early)
+    to_late = int(np.argmax(late)) if late.any() else 0
+    return (k - to_early, k + to_late) if late_below else (k - to_late, k + to_early)
 
 
 def _seam(moved: np.ndarray, stalled: np.ndarray, moving: np.ndarray, agreement: float,
@@ -200,11 +219,12 @@ def _seam(moved: np.ndarray, stalled: np.ndarray, moving: np.ndarray, agreement:
 
 
 def _stalled_band(moved: np.ndarray, stalled: np.ndarray, moving: np.ndarray, agreement: float,
-                  min_rows: int) -> tuple[int, int, float] | None:
+                  min_rows: int, min_band: int) -> tuple[int, int, float] | None:
     """Rows ``[a, b)`` that stalled between rows that moved on both sides, each part holding
     ``min_rows`` moved rows at least and ``agreement`` on all three: a tear whose seam rolls up
     the picture from one frame to the next (without vertical sync it moves every frame), whose
-    late rows lie between this frame's seam and the last one's.  None when no band does."""
+    late rows lie between this frame's seam and the last one's: the band holds ``min_band``
+    moved rows at least (as many as the seam rolled).  None when no band does."""
     m = np.concatenate(([0], np.cumsum(moved)))
     s = np.concatenate(([0], np.cumsum(stalled)))
     v = np.concatenate(([0], np.cumsum(moving)))
@@ -213,7 +233,7 @@ def _stalled_band(moved: np.ndarray, stalled: np.ndarray, moving: np.ndarray, ag
     b = np.arange(1, n)[None, :]
     inside_m = m[b] - m[a]
     above_m, below_m = m[a], m[-1] - m[b]
-    ok = (b > a) & (inside_m >= min_rows) & (above_m >= min_rows) & (below_m >= min_rows)
+    ok = (b > a) & (inside_m >= min_band) & (above_m >= min_rows) & (below_m >= min_rows)
     if not ok.any():
         return None
     stalled_in = (s[b] - s[a]) / np.maximum(inside_m, 1)
