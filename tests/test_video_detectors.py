@@ -4,6 +4,7 @@ negatives including the hard ones (cadence, cuts, fades, dark scenes, menus, fin
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -82,11 +83,14 @@ def test_one_pass_shares_the_planes():
         for detector in detectors:
             detector.feed(frame)
     keys = set(frames[-1]._planes)
-    # one transition measurement (freeze and stutter share it), the rest planes
+    # one transition measurement (freeze and stutter share it), one block map (block_corruption
+    # and stutter share it), the rest planes
     previous = frames[-2].index
     assert keys <= {("gray", None), ("gray", 160), ("bgr_samples", 8),
-                    ("transition", 4, 160, None, previous)}, keys
+                    ("transition", 4, 160, None, previous),
+                    ("block_map", 16, 8, 2.5, 6.0, 2.0, 3)}, keys
     assert sum(1 for k in keys if k[0] == "transition") == 1
+    assert sum(1 for k in keys if k[0] == "block_map") == 1
 
 
 def test_events_are_in_the_defects_format():
@@ -127,6 +131,71 @@ def test_stutter_accepts_pulldown_and_flags_a_broken_cadence():
     events = list(detect("stutter", frames=frames))
     assert events and all(overlaps([e], start, end) for e in events)
     assert events[0].details["content_fps"] == pytest.approx(24.0, abs=0.1)
+
+
+def test_stutter_one_displaced_picture_is_not_judder_two_are():
+    """A picture shown a frame late and the next on time (3:2 -> 3:3:1:3...) is the smallest
+    slip there is; judder holds pictures twice."""
+    content = scene(100, fps=24.0)
+    counts = np.array([3 if k % 2 == 0 else 2 for k in range(100)])  # 24 in 60
+    once = counts.copy()
+    once[51] += 1  # picture 51 held a frame longer, 52 a frame shorter
+    once[52] -= 1
+    assert not list(detect("stutter", frames=pulldown(content, once)))
+    twice = once.copy()
+    twice[55] += 1
+    twice[56] -= 1
+    start, end = sum(counts[:51]) / 60.0, sum(counts[:57]) / 60.0
+    events = list(detect("stutter", frames=pulldown(content, twice)))
+    assert events and all(overlaps([e], start, end) for e in events)
+
+
+def test_stutter_a_hold_before_a_cut_is_judged():
+    """A decoder losing pictures holds the last good one, then shows the next scene (or a
+    damaged picture, as different as a cut); the hold before the cut is still judder."""
+    first = [f.image for f in scene(40, kind="terrain", seed=1)]
+    second = [f.image for f in scene(40, kind="city", seed=2)]
+    pictures = first[:30] + [first[29]] * 2 + second[:1] * 2 + second[1:]
+    frames = [Frame(i / 30, i, image) for i, image in enumerate(pictures)]
+    events = list(detect("stutter", frames=frames))
+    assert events and all(overlaps([e], 29 / 30, 34 / 30) for e in events)
+
+
+def test_stutter_leaves_damaged_pictures_to_block_corruption():
+    """A damaged stream shows its damaged pictures out of cadence (concealment redraws them);
+    what the viewer sees is the blocks, block_corruption's.  Judged, the same pictures would
+    be judder."""
+    content = scene(100, fps=24.0)
+    counts = np.array([3 if k % 2 == 0 else 2 for k in range(100)])  # 24 in 60
+    for k in (51, 55):  # two pictures displaced ...
+        counts[k] += 1
+        counts[k + 1] -= 1
+    rng = np.random.default_rng(7)
+    for picture in content[50:58]:  # ... and damaged (a repeat shows the same damage)
+        picture.image = fx.corrupt_blocks(picture.image, rng, 0.6)[0]
+    frames = pulldown(content, counts)
+    start, end = sum(counts[:50]) / 60.0, sum(counts[:58]) / 60.0
+    assert overlaps(kinds(detect("block_corruption", frames=frames), "block_corruption"),
+                    start, end)
+    assert not list(detect("stutter", frames=frames))
+    events = list(detect("stutter", frames=frames, max_damaged_area=None))
+    assert events and all(overlaps([e], start, end) for e in events)
+
+
+def test_stutter_motion_fading_out_is_not_judder():
+    """10 fps footage in 25 whose motion dies down twice: a picture that changes a few pixels,
+    the next too little to tell from a repeat.  A hold after a faint picture is not judged."""
+    moving = [f.image for f in scene(34, speed=(3, 1))]
+    pictures = moving[:15]
+    for k in (15, 17):
+        faint = pictures[-1].copy()
+        faint[40:50, 100:130] = cv2.add(faint[40:50, 100:130], 12)  # 0.5 % of the picture
+        pictures += [faint, faint] + moving[k:k + 2]  # the next one too faint to see
+    pictures += moving[19:]
+    counts = [3 if k % 2 == 0 else 2 for k in range(len(pictures))]  # 10 in 25
+    frames = pulldown([Frame(0, 0, p) for p in pictures], counts, fps=25.0)
+    assert not list(detect("stutter", frames=frames))
+    assert list(detect("stutter", frames=frames, faint_factor=1.0))  # judged: two "holds"
 
 
 def test_stutter_hard_negatives_freeze_menu_cut_to_another_rate_and_black():

@@ -71,7 +71,7 @@ class BlockCorruptionDetector(Detector):
         nby, nbx = full.shape[0] // b, full.shape[1] // b
         if nby < 3 or nbx < 3:
             return out
-        corrupted, means = block_map(full, cfg)
+        corrupted, means = cached_block_map(frame, cfg)
         previous, self._previous = self._previous, (means, corrupted)
         if previous is not None and previous[0].shape == means.shape:
             # the same edges on a picture that did not change there: drawn, not damaged
@@ -99,6 +99,29 @@ class BlockCorruptionDetector(Detector):
 
     def finish(self) -> list[Event]:
         return self._episodes.finish()
+
+
+def cached_block_map(frame: Frame, cfg: BlockCorruptionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`block_map` of the frame's full-resolution luma, computed once per frame and
+    configuration (``stutter`` asks it of the pictures it judges)."""
+    fields = ("block", "row_step", "edge_ratio", "edge_margin", "flat_level", "min_edges")
+    key = ("block_map",) + tuple(getattr(cfg, name) for name in fields)
+    return frame.cached(key, lambda f: block_map(f.gray(), cfg))
+
+
+def damaged_area(frame: Frame, cfg: BlockCorruptionConfig | None = None) -> float:
+    """The share of the picture covered by its largest cluster of corrupted blocks (0 when the
+    cluster has fewer than ``min_blocks``): the per-frame measure of this detector, without its
+    filter for edges that stay put on a still picture."""
+    cfg = cfg or BlockCorruptionConfig()
+    if min(frame.image.shape[:2]) < 3 * cfg.block:
+        return 0.0
+    corrupted, _ = cached_block_map(frame, cfg)
+    if int(corrupted.sum()) < cfg.min_blocks:
+        return 0.0
+    n, _, stats, _ = cv2.connectedComponentsWithStats(corrupted.astype(np.uint8), connectivity=8)
+    blocks = int(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0
+    return blocks / float(corrupted.size) if blocks >= cfg.min_blocks else 0.0
 
 
 def block_map(full: np.ndarray, cfg: BlockCorruptionConfig) -> tuple[np.ndarray, np.ndarray]:

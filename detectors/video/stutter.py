@@ -36,12 +36,19 @@ counts as a new picture when the cadence has one due.
 Irregular steps closer than ``max_gap_s`` form one episode; within one, the cadence is judged
 again at once after a hold (the rate is known), where otherwise it settles first.  Repeats lasting ``freeze_s`` or
 more are freezes (the ``freeze`` detector's), and their intervals are not judged; untextured
-pictures (black, solid colour) are not judged either; nor are short animations (the cadence
-is judged once pictures have kept coming for ``settle_s``), and after a scene cut (a new scene
-may come at another rate) the rate is learnt again.  Episodes need ``min_steps`` irregular
-steps (a lone repeated picture in the source is not judder), one of them a picture held too
-long or a drop: pictures that only come early, between the cadence's, are another change to
-a repeated picture (blocks redrawn, fields woven, a rendition switched), not its timing.
+pictures (black, solid colour) are not judged either; nor are damaged pictures (a cluster of
+corrupted blocks, ``block_corruption``'s measure over ``max_damaged_area``: a damaged stream
+redraws pictures out of cadence, and the viewer sees the blocks), nor short animations (the
+cadence is judged once pictures have kept coming for ``settle_s``), and after a scene cut (a
+new scene may come at another rate) the rate is learnt again; the interval ending at a cut
+is judged for a hold only (a decoder holding its last good picture, then showing a damaged
+one, as different as a cut).  A hold after a faint picture
+(motion fading out: the next pictures may change too little to tell from repeats) is not
+judged either.  Episodes need ``min_steps`` irregular steps (a lone repeated picture in the
+source is not judder), with pictures held too long twice, or once among two early ones: one
+picture displaced by a frame is the smallest slip there is (splices and damaged pictures make
+it too), and pictures that only come early, between the cadence's, are another change to a
+repeated picture (blocks redrawn, fields woven, a rendition switched), not its timing.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ import numpy as np
 from pydantic import Field
 
 from detectors.base import Detector, Event
+from detectors.video.block_corruption import damaged_area
 from detectors.video.common import STANDARD_FPS, FrameClock, GapEpisodes
 from detectors.video.transitions import (PictureChangeConfig, PictureChanges, Transition,
                                           transition)
@@ -74,6 +82,8 @@ class StutterConfig(PictureChangeConfig):
     max_gap_s: float = Field(0.5, ge=0, description="irregular steps closer than this are one episode")
     min_steps: int = Field(2, ge=1, description="episodes with fewer irregular steps are not reported (a lone repeated frame in the source is not judder)")
     min_duration_s: float = Field(0.0, ge=0, description="shorter episodes are not reported")
+    faint_factor: float = Field(5.0, ge=1, description="a new picture changing under this many times min_changed_fraction and min_flow_energy is faint: a hold after it is not judged (motion fading out)")
+    max_damaged_area: float | None = Field(0.004, ge=0, le=1, description="pictures with a cluster of corrupted blocks over this share of the picture (block_corruption's measure) are not judged, nor the cadence around them (None: judge them)")
     region: tuple[int, int, int, int] | None = Field(None, description="[x, y, w, h] to watch; default whole frame")
 
 
@@ -94,6 +104,7 @@ class StutterDetector(Detector):
         self._previous_index = -1
         self._n = 0                       # transitions seen
         self._last_new: tuple[int, float] | None = None  # (transition, time), last new picture
+        self._last_faint = False  # was it faint (a hold after it is not judged)
         self._run_start: float | None = None  # first new picture since pictures last stopped
         self._drift: list[float] = []        # drift of the new pictures since the last irregularity
         self._k = 0                          # new pictures since then
@@ -125,6 +136,9 @@ class StutterDetector(Detector):
         new, flow = self._classify(change)
         if new is False and self._faint_change_is_due(change):
             new, flow = True, change.flow
+        if new and cfg.max_damaged_area is not None and \
+                damaged_area(frame) > cfg.max_damaged_area:
+            new = None  # damaged pictures are redrawn out of cadence: block_corruption's
         if new is None:  # not judged: restart the cadence after it
             self._reset()
             return out
@@ -143,7 +157,12 @@ class StutterDetector(Detector):
                 settled = self._last_new[1] - self._run_start >= cfg.settle_s - 1e-9
                 # (within a stutter the rate is known: the cadence is judged again at once)
                 if not self._changes.cut and (settled or self._episodes.active_since is not None):
-                    out += self._judge(frame, interval, self._last_new[1])
+                    out += self._judge(frame, interval, self._last_new[1], self._last_faint)
+                elif self._changes.cut and settled:  # a cut comes when the edit says, but
+                    # the picture before it may still have been held too long (a decoder
+                    # holding the last good picture, then showing a damaged one)
+                    out += self._judge(frame, interval, self._last_new[1], self._last_faint,
+                                       holds_only=True)
                 if interval * self._clock.interval >= cfg.hold_s:
                     self._restart()
                     self._run_start = frame.t
@@ -156,6 +175,8 @@ class StutterDetector(Detector):
         else:
             self._run_start = frame.t
         self._last_new = (self._n, frame.t)
+        self._last_faint = change.changed < cfg.faint_factor * cfg.min_changed_fraction and \
+            change.energy < cfg.faint_factor * cfg.min_flow_energy
         return out
 
     def finish(self) -> list[Event]:
@@ -178,7 +199,8 @@ class StutterDetector(Detector):
         return new, (None if new is None else change.flow)
 
     # -- cadence -------------------------------------------------------------------
-    def _judge(self, frame: Frame, interval: int, since_t: float) -> list[Event]:
+    def _judge(self, frame: Frame, interval: int, since_t: float, after_faint: bool,
+               holds_only: bool = False) -> list[Event]:
         ratio = self._ratio
         if ratio is None:
             return []
@@ -198,6 +220,8 @@ class StutterDetector(Detector):
         self._restart()
         if self._back_to_former_rate():
             return []
+        if (late and after_faint) or (holds_only and not late):
+            return []  # motion fading out: the pictures after a faint one may be too faint to see
         step = "repeats" if late else "skips"
         return self._episodes.flag(since_t, frame.t, min(1.0, 0.6 + 0.4 * (band - allowed)),
                                    region=self._region, evidence=frame.image,
@@ -308,8 +332,12 @@ class StutterDetector(Detector):
 def _held(details: dict) -> bool:
     """Judder holds a picture too long somewhere (or skips one in a pan).  Pictures that only
     come early, between the cadence's, are some other change to a repeated picture (blocks
-    redrawn, fields woven, a rendition switch), not the content's timing."""
-    return details.get("count_repeats", 0) + details.get("count_drops", 0) > 0
+    redrawn, fields woven, a rendition switch), not the content's timing.  And one picture
+    displaced by a frame (shown a frame late and the next on time, or early and then held) is
+    the smallest timing slip there is, which splices and damaged pictures make too: judder
+    holds pictures twice, or once among two more irregular steps."""
+    holds = details.get("count_repeats", 0) + details.get("count_drops", 0)
+    return holds >= 2 or (holds == 1 and details.get("count_skips", 0) >= 2)
 
 
 def _band(ratio: float) -> float:

@@ -21,7 +21,9 @@ The test needs the next new picture, so frames are judged one new picture late. 
 repeat (cadence, pulldown) are skipped over: "the last" and "the next" picture are the nearest
 that changed.  A tear that persists at one row (every frame torn) shows where it starts; each
 further tear at another row, or after clean frames, shows again.  The seam is then placed
-exactly, at full resolution; one right on the coding grid (``grid``) is a damaged stream's lost
+exactly, at full resolution, as the largest step of the per-row change between the last row
+clearly moving now and the first stalled one (rows between them, still or barely moving, do not
+tell where it is, so all of them are searched); one right on the coding grid (``grid``) is a damaged stream's lost
 slice concealed with the picture before, which is ``block_corruption``'s, not a tear.  Torn
 frames closer than ``max_gap_s`` form one episode; its region is the band around the seam.
 """
