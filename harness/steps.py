@@ -24,6 +24,7 @@ import allure
 
 from detectors import base as registry
 from detectors.base import Detector, Event
+from detectors.merge import merge_events
 from harness.errors import BadInput, HarnessError, InfrastructureError
 from harness.media import AudioChunk, Frame
 from harness.recording import Recorder, Segment
@@ -254,8 +255,10 @@ class Step:
             self._events[name].extend(detector.finish())
         end = dut._last_frame.t if dut._last_frame is not None else result.start_s
         result.end_s = end
-        result.events = sorted((e for events in self._events.values() for e in events),
-                               key=lambda e: (e.start_s, e.kind))
+        # one event per episode and kind: where several detectors report a kind (a DSP detector
+        # and the classifier), their overlapping events become one, each one's details kept
+        # (expectations still judge their own detector's events)
+        result.events = merge_events([e for events in self._events.values() for e in events])
         result.frames_analysed, result.audio_chunks_analysed = self._frames, self._chunks
         result.capture = stats_delta(self._stats_before, dut.capture_stats())
         result.segment = self._recorder.finish(end, dut.keylog)

@@ -108,6 +108,20 @@ def test_injected_defect_fails_the_step_with_evidence(dut, kind, duration):
     assert f"{event.start_s - step.result.start_s:.2f}" in message
 
 
+def test_a_step_reports_one_event_per_episode_when_detectors_share_a_kind(dut):
+    """Two detectors of one kind (here the DSP block detector under both its names; in use a
+    DSP detector and the audio classifier) see the same episode: the step reports it once."""
+    to_player(dut)
+    truth = dut.sim.inject("block_corruption", at=dut.clock.now() + 1.0, duration=1.0)
+    with pytest.raises(AssertionError, match="expected no block_corruption"):
+        with dut.step("play", expect=[no("block_corruption")],
+                      detectors=["block_corruption:dsp"]) as step:
+            dut.wait(3.0)
+    assert all(step._events[name] for name in ("block_corruption", "block_corruption:dsp"))
+    (event,) = step.result.events_of("block_corruption")
+    assert event.overlaps(truth.start_s, truth.end_s, tolerance_s=0.2)
+
+
 def test_present_expectation(dut):
     to_player(dut)
     with dut.step("pause", expect=[present("freeze", at_least_s=1.0), present("silence")]):
