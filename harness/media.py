@@ -85,6 +85,17 @@ class AudioChunk:
     t: float
     samples: np.ndarray
     sample_rate: int
+    _derived: dict = field(default_factory=dict, init=False, repr=False)
+
+    def cached(self, key: tuple, make):
+        """Anything derived from the samples that several detectors share (the spectra of
+        the frames ending in this chunk, ...): ``make(chunk)`` runs once per chunk and ``key``;
+        keys are tuples naming what is derived and from what state."""
+        value = self._derived.get(key)
+        if value is None:
+            value = make(self)
+            self._derived[key] = value
+        return value
 
     @property
     def duration(self) -> float:

@@ -11,9 +11,11 @@ cd "$(dirname "$0")/.."
 # adb, lirc: the real adb server and lircd the controller tests talk to;
 # pocketsphinx-testdata (read speech), alsa-utils (a voice), gnome-user-docs (a UI screencast):
 # more real content for the evaluation corpus (harness corpus build);
-# jackd2: a real-time software audio device (JACK's dummy backend) the audio capture tests record.
+# jackd2: a real-time software audio device (JACK's dummy backend) the audio capture tests record;
+# funnyboat, mu-cade-data: more real music the audio classifier is trained on
+# (python -m detectors.training.audio_artifacts).
 APT_PACKAGES=(ffmpeg socat libportaudio2 opencv-doc frozen-bubble-data adb lirc
-              pocketsphinx-testdata alsa-utils gnome-user-docs jackd2)
+              pocketsphinx-testdata alsa-utils gnome-user-docs jackd2 funnyboat mu-cade-data)
 if [ "${SKIP_APT:-0}" != 1 ]; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do

@@ -39,10 +39,15 @@ def test_weights_are_committed_and_small():
     assert card["classes"] == list(A.CLASSES)
     assert card["features"]["aux"] == list(A.AUX_NAMES)
     # held-out sources (never seen in training): the committed model's floor, and no false
-    # positive on the clean segments at the default min_probability
-    assert card["test"]["balanced_accuracy"] >= 0.88
+    # positive on the clean segments at the per-class min_probability stored with the weights
+    assert card["test"]["balanced_accuracy"] >= 0.90
     assert card["test"]["detector"]["false_positives_per_clean_hour"] < 1.0
-    assert card["min_probability"] == A.ArtifactConfig().min_probability
+    assert A.ArtifactConfig().min_probability is None
+    clf = A.ArtifactClassifier.load()
+    assert card["min_probability"] == clf.meta["min_probability"]
+    assert set(card["min_probability"]) == set(A.DEFECTS)
+    assert all(clf.min_probability(k) == card["min_probability"][k] for k in A.DEFECTS)
+    assert clf.min_probability("hum", 0.5) == 0.5
 
 
 @pytest.mark.xfail(reason="the committed model is below the published 0.986 "
@@ -89,18 +94,58 @@ def test_aux_features_make_each_defect_explicit(music):
     # (this music is loud at 50-200 Hz itself: hum is checked over speech)
     speech = content.sound(content.source("speech_0930"), 0.0, 1.0)
     quiet = aux(speech)
-    # (the librivox recordings carry a little 60 Hz hum of their own: 50 Hz is checked)
-    hummed = aux(fx.add_hum(speech, RATE, 0.0, 50.0, 0.6))
-    assert hummed["hum50_peak_1"] > quiet["hum50_peak_1"] + 1
-    assert hummed["hum60_peak_1"] < quiet["hum60_peak_1"] + 1
+    for f0, other in ((50.0, 60), (60.0, 50)):
+        hummed = aux(fx.add_hum(speech, RATE, 0.0, f0, 0.6))
+        assert hummed[f"hum{int(f0)}_peak_1"] > quiet[f"hum{int(f0)}_peak_1"] + 0.7
+        assert hummed[f"hum{other}_peak_1"] < quiet[f"hum{other}_peak_1"] + 1
 
 
-WEAK = pytest.mark.xfail(reason="the committed model is below its accuracy target: argmax calls "
-                                 "some held-out music distortion, and hum under bass-heavy music is "
-                                 "missed (detectors/models/README.md)", strict=False)
+def _excess_db(x: np.ndarray, f0: float) -> float:
+    """How far the strongest bin within 1 Hz of ``f0`` stands over the median of the bins 3 to
+    15 Hz away, in the zero-padded spectrum of the whole recording."""
+    m = np.asarray(x, np.float64).mean(axis=1)
+    n = 1 << int(np.ceil(np.log2(len(m))) + 2)
+    power = np.abs(np.fft.rfft(m * np.hanning(len(m)), n)) ** 2
+    hz = np.fft.rfftfreq(n, 1.0 / RATE)
+    d = np.abs(hz - f0)
+    return float(10 * np.log10(power[d < 1.0].max() / np.median(power[(d > 3) & (d < 15)])))
 
 
-@WEAK
+def test_librivox_sources_lose_their_own_mains_hum_and_nothing_else():
+    sources = [s for s in content.installed("speech") if s.mains_hz is not None][:2]
+    if not sources:
+        pytest.skip("pocketsphinx-testdata is not installed")
+    for src in sources:
+        raw = np.frombuffer(content._run(["-i", str(src.path), "-ac", "2", "-ar", str(RATE),
+                                          "-f", "f32le", "-"]), "<f4").reshape(-1, 2)
+        cleaned = content.remove_mains(raw, src.mains_hz)
+        # the recording's hum: 15-24 dB over the neighbouring bins; gone after cleaning
+        assert _excess_db(raw, src.mains_hz) > 12
+        assert _excess_db(cleaned, src.mains_hz) < 7
+        # what content.sound() delivers is the cleaned recording, levelled
+        x = content.sound(src, 0.0, raw.shape[0] / RATE)
+        assert _excess_db(x, src.mains_hz) < 7
+        gain = np.sqrt(np.mean(x.astype(np.float64) ** 2) / np.mean(cleaned.astype(np.float64) ** 2))
+        assert np.allclose(x, cleaned * gain, atol=1e-5)
+        # and per 1-s segment the mains bin is no longer above its neighbours
+        names = list(A.AUX_NAMES)
+        aux_raw = A.split_features(A.features(raw, RATE))[1][:, names.index("hum60_peak_1")]
+        aux_clean = A.split_features(A.features(cleaned, RATE))[1][:, names.index("hum60_peak_1")]
+        assert np.median(aux_raw) > 0.9 and np.median(aux_clean) < 0.6
+        # the speech itself is untouched: what changed lies within 3 Hz of the notches
+        diff = np.fft.rfft((cleaned - raw).astype(np.float64), axis=0)
+        hz = np.fft.rfftfreq(raw.shape[0], 1.0 / RATE)
+        near = np.min(np.abs(hz[:, None] - src.mains_hz * np.arange(1, content.MAINS_HARMONICS + 1)), axis=1) < 3
+        total = np.sum(np.abs(np.fft.rfft(raw.astype(np.float64), axis=0)) ** 2)
+        assert np.sum(np.abs(diff[~near]) ** 2) / total < 1e-6
+        assert abs(20 * np.log10(np.std(cleaned) / np.std(raw))) < 0.05
+
+
+WEAK = pytest.mark.xfail(reason="the committed model is below its accuracy target: low-level hum "
+                                 "under bass-heavy held-out music is missed (detectors/models/README.md)",
+                         strict=False)
+
+
 def test_clean_music_is_none(clf, music):
     labels, probs = _labels(clf, music)
     assert labels == ["none"] * 4, probs

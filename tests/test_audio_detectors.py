@@ -106,6 +106,32 @@ def test_silence_finds_a_deep_drop_that_is_not_digital_silence():
     assert run("silence", audio) or run("silence", quiet, threshold_db=-90)
 
 
+def test_silence_not_where_the_sound_died_away_first():
+    # a note released over 60 ms, gated to digital silence for 0.5 s, then the music goes on
+    x = _music(8.0).copy()
+    a, b = round(3.0 * RATE), round(3.5 * RATE)
+    fade = round(0.06 * RATE)
+    x[a - fade:a] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None] ** 4
+    x[a:b] = 0.0
+    assert run("silence", AudioChunk(0.0, x, RATE)) == []
+    # the same silence cut into the sound is a dropout
+    cut = _music(8.0).copy()
+    cut[a:b] = 0.0
+    events = run("silence", AudioChunk(0.0, cut, RATE))
+    assert len(events) == 1 and events[0].overlaps(3.0, 3.5, 0.05)
+    # (and the released one is, where any fall counts as a cut)
+    assert run("silence", AudioChunk(0.0, x, RATE), max_fall_db=200.0)
+
+
+def test_silence_at_the_end_only_when_it_runs_on():
+    x = _music(8.0).copy()
+    x[round(7.5 * RATE):] = 0.0                    # a programme ending in silence
+    assert run("silence", AudioChunk(0.0, x, RATE)) == []
+    x[round(6.0 * RATE):] = 0.0                    # a mute running to the end
+    events = run("silence", AudioChunk(0.0, x, RATE))
+    assert len(events) == 1 and events[0].overlaps(6.0, 8.0, 0.05)
+
+
 # --------------------------------------------------------------------------- clicks
 def test_clicks_counted_with_times():
     audio, truth = fx.clicks_episode(music(), 3.0, 4.5, np.random.default_rng(3), 0.5)
@@ -146,6 +172,39 @@ def test_hum_found_with_frequency_and_level(freq):
 def test_hum_not_on_bass_line_in_the_mains_band():
     mixed = content.level(0.6 * _music(8.0) + content.bass_line(8.0, np.random.default_rng(0)))
     assert run("hum", AudioChunk(0.0, mixed, RATE)) == []
+
+
+def _bursts(seconds: float = 8.0, seed: int = 3) -> AudioChunk:
+    """Syllable-like bursts of low-frequency noise (40-400 Hz, -20 dBFS, 0.1-0.25 s on,
+    0.3-0.6 s off) over a faint floor: loud, random-phase energy in the mains bins."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * RATE)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1 / RATE)
+    spec[(f < 40) | (f > 400)] = 0
+    lf = np.fft.irfft(spec, n)
+    lf *= 0.1 / np.sqrt(np.mean(lf ** 2))
+    env, t = np.zeros(n), 0.0
+    while t < seconds:
+        on, off = rng.uniform(0.1, 0.25), rng.uniform(0.3, 0.6)
+        env[round(t * RATE):round((t + on) * RATE)] = 1.0
+        t += on + off
+    x = (lf * env + 0.001 * rng.standard_normal(n)).astype(np.float32)
+    return AudioChunk(0.0, np.repeat(x[:, None], 2, axis=1), RATE)
+
+
+def test_hum_found_through_the_pauses_of_bursty_sound():
+    audio, truth = fx.hum_episode(_bursts(), 2.0, 6.0, 0.3, 60.0)      # -45 dBFS
+    events = run("hum", audio)
+    assert events and all(e.overlaps(truth.start_s, truth.end_s) for e in events)
+    assert events[0].details["frequency_hz"] == 60.0
+    # averaged evenly, the loud bursts swamp it
+    assert run("hum", audio, weight_loud_hops=False) == []
+
+
+def test_hum_not_on_bursts_or_clean_speech():
+    assert run("hum", _bursts()) == []
+    assert run("hum", AudioChunk(0.0, _speech(8.0).copy(), RATE)) == []
 
 
 # --------------------------------------------------------------------------- hiss
@@ -274,6 +333,45 @@ def test_loudness_jump_keeps_spectral_shape():
             if e.details["fault"] == "jump"] == []
 
 
+def test_loudness_step_in_one_channel_is_not_a_jump():
+    x = _music(8.0).copy()
+    x[:, 1] *= np.float32(0.2)                      # a left-heavy mix ...
+    x[round(2.0 * RATE):round(4.5 * RATE), 0] = 0.0  # ... losing its left channel
+    audio = AudioChunk(0.0, x, RATE)
+    jumps = [e for e in run("loudness", audio, max_dynamics_db=10.0, max_balance_change_db=1e3)
+             if e.details["fault"] == "jump"]
+    assert jumps and jumps[0].details["balance_change_db"] > 20   # the level does step
+    assert [e for e in run("loudness", audio, max_dynamics_db=10.0)
+            if e.details["fault"] == "jump"] == []
+    # a gain on both channels keeps the balance
+    gain, _ = fx.loudness_episode(AudioChunk(0.0, _music(8.0).copy(), RATE), 2.0, 4.5, 0.6)
+    jumps = [e for e in run("loudness", gain, max_dynamics_db=10.0)
+             if e.details["fault"] == "jump"]
+    assert len(jumps) == 1 and jumps[0].details["balance_change_db"] < 1.0
+
+
+def test_loudness_jump_holds_its_gain():
+    # up 8 dB at 2 s, back down on a slow 0.6 s ramp (no edge), up 14 dB at 5 s, down
+    # abruptly at 6.5 s: the two steps up add to ~+20 LU, the level is only ~+9 above
+    x = _music(8.0) * np.float32(0.3)
+    up = np.float32(10 ** (8 / 20))
+    g = np.ones(x.shape[0], np.float32)
+    t = np.arange(x.shape[0]) / RATE
+    g[(t >= 2.0) & (t < 3.4)] = up
+    ramp = (t >= 3.4) & (t < 4.0)
+    g[ramp] = up + (1 - up) * (t[ramp] - 3.4) / 0.6
+    g[(t >= 5.0) & (t < 6.5)] = np.float32(10 ** (14 / 20))
+    audio = AudioChunk(0.0, x * g[:, None], RATE)
+    loose = [e for e in run("loudness", audio, max_dynamics_db=10.0, max_hold_error_lu=100.0)
+             if e.details["fault"] == "jump"]
+    assert loose and loose[0].details["step_lu"] > 15
+    held = [e for e in run("loudness", audio, max_dynamics_db=10.0)
+            if e.details["fault"] == "jump"]
+    assert all(abs(e.details["level_lufs"] - e.details["programme_lufs"] - e.details["step_lu"])
+               <= max(3.0, 0.25 * abs(e.details["step_lu"])) for e in held)
+    assert not any(e.start_s < 2.5 and e.end_s > 6.0 for e in held)
+
+
 def test_loudness_off_target_over_the_whole_span():
     events = run("loudness", music(), min_programme_s=5.0, standard="ebu_r128")
     off = [e for e in events if e.details["fault"] == "off_target"]
@@ -342,6 +440,27 @@ def test_channel_mono_in_stereo_is_normal():
     x = _music(8.0)
     mono = np.repeat(x.mean(axis=1, keepdims=True), 2, axis=1)
     assert run("channel", AudioChunk(0.0, mono, RATE)) == []
+
+
+def test_channel_swap_found_mid_stream_without_a_reference():
+    x = _music(8.0).copy()                          # balanced stereo music
+    audio, truth = fx.channel_episode(AudioChunk(0.0, x, RATE), 3.0, 5.0, mode="swap")
+    events = run("channel", audio)
+    assert [e.details["fault"] for e in events] == ["swap"]
+    assert events[0].details["method"] == "edges"
+    assert abs(events[0].start_s - 3.0) < 0.01 and abs(events[0].end_s - 5.0) < 0.01
+    assert run("channel", audio, swap_edges=False) == []
+
+
+def test_channel_swap_not_on_a_cut_or_other_faults():
+    # a cut to other music breaks both channels at once: no sign flip of L - R explains it
+    x = _music(8.0).copy()
+    other = content.sound(content.source("music_main"), 40.0, 8.0)
+    x[round(4.0 * RATE):] = other[round(4.0 * RATE):]
+    assert run("channel", AudioChunk(0.0, x, RATE)) == []
+    for mode in ("drop", "invert"):
+        audio, _ = fx.channel_episode(music(), 3.0, 5.0, mode=mode)
+        assert [e.details["fault"] for e in run("channel", audio)] == [mode]
 
 
 def test_channel_swap_against_an_expected_balance():

@@ -27,10 +27,11 @@ re-encode of :mod:`detectors.synth.codec`); ``detectors/models/README.md`` and t
 
 The streaming :class:`ArtifactDetector` cuts the stream into 1-s segments every ``hop`` seconds
 (on the sample grid of the stream's start, so the result does not depend on how the stream is
-chunked), classifies the segments each chunk completes in one batch, and reports one event per
-episode of consecutive segments whose most likely defect class has at least ``min_probability``;
-``kind`` is the class name, ``score`` its mean probability over the episode and ``details``
-holds the mean probabilities of every class and the segment count.
+chunked), classifies them ``batch`` segments at a time (whole batches on the segment grid; the
+rest at :meth:`~ArtifactDetector.finish`), and reports one event per episode of consecutive
+segments whose most likely defect class has at least ``min_probability``; ``kind`` is the class
+name, ``score`` its mean probability over the episode and ``details`` holds the mean
+probabilities of every class and the segment count.
 """
 
 from __future__ import annotations
@@ -165,8 +166,8 @@ def logmel(mono: np.ndarray) -> np.ndarray:
         raise ValueError(f"segments of {SEGMENT_SAMPLES} samples expected, got {x.shape[1]}")
     pad = N_FFT // 2
     padded = np.pad(x, ((0, 0), (pad, pad)))
-    idx = np.arange(N_FRAMES)[:, None] * HOP + np.arange(N_FFT)[None, :]
-    frames = padded[:, idx] * _window()                       # (s, frames, n_fft)
+    view = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=1)[:, ::HOP]
+    frames = view[:, :N_FRAMES] * _window()                   # (s, frames, n_fft)
     spec = scipy.fft.rfft(frames, axis=-1, workers=1)         # complex64
     power = spec.real ** 2 + spec.imag ** 2
     mel = np.asarray(power.reshape(-1, power.shape[-1]) @ _mel_sparse(), np.float32)
@@ -178,36 +179,62 @@ def _log(v, eps: float = 1e-6):
     return np.log10(np.asarray(v, np.float64) + eps)
 
 
+@lru_cache(maxsize=1)
+def _hum_bins() -> tuple[np.ndarray, np.ndarray]:
+    """The spectrum bins of the mains frequencies and harmonics (``HUM_BASES`` x
+    ``HUM_HARMONICS``) and, for each, its neighbours 3 to 8 bins away."""
+    per_hz = SEGMENT_SAMPLES / FEATURE_RATE                    # bins per Hz (1)
+    bins = np.array([int(round(k * f0 * per_hz)) for f0 in HUM_BASES
+                     for k in range(1, HUM_HARMONICS + 1)])
+    offsets = np.r_[np.arange(-8, -2), np.arange(3, 9)]
+    return bins, bins[:, None] + offsets[None, :]
+
+
+_ABS_T = np.array(ABS_LEVELS, np.float32)[:, None]
+_REL_T = np.array(REL_LEVELS, np.float32)[:, None]
+
+
 def aux_features(raw: np.ndarray, mono: np.ndarray) -> np.ndarray:
     """The :data:`N_AUX` hand-made features of one segment: ``raw`` is its ``(n, ch)`` samples at
     the input rate (sample statistics: clipping, repeats), ``mono`` its mono downmix at
     :data:`FEATURE_RATE` (clicks, hum)."""
     x = np.asarray(raw, np.float32)
     xt = np.ascontiguousarray((x[:, None] if x.ndim == 1 else x).T)   # (channels, n)
+    chans, n0 = xt.shape
+    n = max(1, n0)
     a = np.abs(xt)
-    n = max(1, xt.shape[1])
-    peak_ch = a.max(axis=1) if xt.shape[1] else np.zeros(xt.shape[0], np.float32)
-    rms = float(np.sqrt(np.mean(np.square(xt, dtype=np.float64)))) if xt.shape[1] else 0.0
+    peak_ch = a.max(axis=1) if n0 else np.zeros(chans, np.float32)
+    rms = float(np.sqrt(np.mean(np.square(xt, dtype=np.float64)))) if n0 else 0.0
     peak = float(peak_ch.max(initial=0.0))
-    out: list[float] = [20 * float(_log(rms, 1e-7)), 20 * float(_log(peak, 1e-7)),
-                        20 * float(_log(peak, 1e-7) - _log(rms, 1e-7))]
-    # clipping / saturation: samples at full scale and at the segment's own peak, per channel
-    out += [float(_log(max(np.count_nonzero(c >= t) for c in a) / n, 1e-5)) for t in ABS_LEVELS]
-    rel = a / np.maximum(peak_ch, 1e-6)[:, None]
-    out += [float(_log(max(np.count_nonzero(c >= t) for c in rel) / n, 1e-5)) for t in REL_LEVELS]
-    # sample-hold (crushed word length): samples equal to the one before, where there is sound
+    lr, lp = math.log10(rms + 1e-7), math.log10(peak + 1e-7)
+    out: list[float] = [20 * lr, 20 * lp, 20 * (lp - lr)]
+    # per channel: samples at full scale and at the channel's own peak (clipping, saturation),
+    # a histogram of |x| / peak, samples equal to the one before where there is sound (the
+    # sample-hold of a crushed word length), exact zeros
+    pk = np.maximum(peak_ch, np.float32(1e-6))
+    abs_n = np.zeros((chans, len(ABS_LEVELS)))
+    rel_n = np.zeros((chans, len(REL_LEVELS)))
+    at_least = np.zeros(HIST_BINS - 1, np.int64)      # samples with |x| / peak * bins >= 1..15
     rep1 = rep2 = 0.0
     zeros = 0
-    for c, ac, pk in zip(xt, a, peak_ch):
-        loud = ac[1:] > max(1e-4, 0.02 * float(pk))   # well above a 16-bit capture's LSB
+    for i in range(chans):
+        c, ac = xt[i], a[i]
+        rel = ac / pk[i]
+        high = ac[ac >= min(ABS_LEVELS[-1], float(REL_LEVELS[-1] * pk[i]))]   # few samples
+        abs_n[i] = np.count_nonzero(high[None, :] >= _ABS_T, axis=1)
+        rel_n[i] = np.count_nonzero(high[None, :] / pk[i] >= _REL_T, axis=1)
+        scaled = rel * np.float32(HIST_BINS)
+        at_least += [np.count_nonzero(scaled >= e) for e in range(1, HIST_BINS)]
+        loud = ac[1:] > max(1e-4, 0.02 * float(peak_ch[i]))   # well above a 16-bit capture's LSB
         busy = max(1, int(np.count_nonzero(loud)))
         rep1 = max(rep1, np.count_nonzero((c[1:] == c[:-1]) & loud) / busy)
         rep2 = max(rep2, np.count_nonzero((c[2:] == c[:-2]) & loud[1:]) / busy)
-        zeros += int(np.count_nonzero(ac == 0))
-    out += [float(_log(rep1, 1e-5)), float(_log(rep2, 1e-5)), zeros / (n * xt.shape[0])]
-    hist = np.bincount(np.minimum((rel * HIST_BINS).astype(np.int64), HIST_BINS - 1).ravel(),
-                       minlength=HIST_BINS) / (n * xt.shape[0])
-    out += list(_log(hist, 1e-5))
+        zeros += n0 - int(np.count_nonzero(c))
+    out += list(np.log10(abs_n.max(axis=0) / n + 1e-5))
+    out += list(np.log10(rel_n.max(axis=0) / n + 1e-5))
+    out += [math.log10(rep1 + 1e-5), math.log10(rep2 + 1e-5), zeros / (n * chans)]
+    cum = np.r_[n0 * chans, at_least, 0]
+    out += list(np.log10((cum[:-1] - cum[1:]) / (n * chans) + 1e-5))
     # clicks: a second-difference residual in 10-ms frames
     m = np.asarray(mono, np.float32)
     r = np.zeros(SEGMENT_SAMPLES, np.float32)
@@ -216,29 +243,29 @@ def aux_features(raw: np.ndarray, mono: np.ndarray) -> np.ndarray:
     fpeak = frames.max(axis=1)
     frms = np.sqrt(np.mean(np.square(frames), axis=1))
     floor = float(np.median(frms))
-    ratio = _log(fpeak, 1e-6) - _log(floor, 1e-6)
-    crest = _log(fpeak, 1e-6) - _log(frms, 1e-6)
+    lpeak = _log(fpeak, 1e-6)
+    ratio = lpeak - math.log10(floor + 1e-6)
+    crest = lpeak - _log(frms, 1e-6)
     out += list(np.sort(ratio)[::-1][:TOP_K]) + list(np.sort(crest)[::-1][:TOP_K])
     mrms = float(np.sqrt(np.mean(np.square(m, dtype=np.float64))))
-    out += [20 * float(_log(floor, 1e-7) - _log(mrms, 1e-7)),
+    out += [20 * (math.log10(floor + 1e-7) - math.log10(mrms + 1e-7)),
             float(np.mean(ratio > 1.0)), float(np.mean(ratio > 1.5))]
-    # hum: 1-Hz spectrum at the mains frequencies and their harmonics
+    # hum: 1-Hz spectrum at the mains frequencies and their harmonics, against the bins 3-8 Hz
+    # away (peak), against the next bins (sharp: a steady tone on the mains bin leaves its
+    # neighbours 6 dB down; a note a bin or two away, a bass line, is louder there) and
+    # against the whole segment (level)
     spec = scipy.fft.rfft(m * _long_window(), workers=1)
     power = (spec.real ** 2 + spec.imag ** 2).astype(np.float64)
     total = float(power.sum()) + 1e-12
-    hz = SEGMENT_SAMPLES / FEATURE_RATE                        # bins per Hz (1)
-    for f0 in HUM_BASES:
-        peaks, sharp, levels = [], [], []
-        for k in range(1, HUM_HARMONICS + 1):
-            b = int(round(k * f0 * hz))
-            near = np.concatenate([power[b - 8:b - 2], power[b + 3:b + 9]])
-            p = float(power[b])
-            peaks.append(float(_log(p, 1e-14) - _log(np.median(near), 1e-14)))
-            # a steady tone on the mains bin leaves its neighbours 6 dB down; a note a bin or
-            # two away (a bass line) is louder there
-            sharp.append(float(_log(p, 1e-14) - _log(max(power[b - 1], power[b + 1]), 1e-14)))
-            levels.append(float(_log(p / total, 1e-12)))
-        out += peaks + sharp + levels
+    bins, near = _hum_bins()
+    p = power[bins]
+    lpw = _log(p, 1e-14)
+    peaks = lpw - _log(np.median(power[near], axis=1), 1e-14)
+    sharp = lpw - _log(np.maximum(power[bins - 1], power[bins + 1]), 1e-14)
+    levels = _log(p / total, 1e-12)
+    for j in range(len(HUM_BASES)):
+        part = slice(j * HUM_HARMONICS, (j + 1) * HUM_HARMONICS)
+        out += list(peaks[part]) + list(sharp[part]) + list(levels[part])
     return np.asarray(out, np.float32)
 
 
@@ -291,14 +318,20 @@ def _torch():
     return torch
 
 
-def build_net(width: int = 16, hidden: int = 128, stats: bool = True, aux: bool = True):
+def build_net(width: int = 16, hidden: int = 128, stats: bool = True, aux: bool = True,
+              rel: bool = False, layers: int = 1, pct: bool = False):
     """The network (a torch ``nn.Module``); input ``(batch, FEATURE_DIM)`` (:func:`features`),
     output logits.
 
-    The CNN sees the log-mel relative to the segment's level (programme level does not matter);
-    the head also sees each band's absolute mean, standard deviation, minimum and maximum over
-    the segment (noise floor, stationarity, transients) and, with ``aux``, the hand-made
-    features, next to the pooled CNN maps."""
+    With ``width`` > 0, a CNN sees the log-mel relative to the segment's level (programme level
+    does not matter), its maps pooled (max and mean over time per band).  An MLP head
+    (``layers`` hidden layers, ``hidden`` units, then half as many) sees those, and with
+    ``stats`` each band's absolute mean, standard deviation, minimum and maximum over the
+    segment (noise floor, stationarity, transients), with ``rel`` each band's mean relative to
+    the segment's level, its standard deviation and range (the spectral shape, level-free), with
+    ``pct`` each band's 10th, 50th and 90th percentile over time, and with ``aux`` the
+    hand-made features; each part is batch-normalised.  ``width`` 0 is the
+    head alone (no CNN): a few microseconds per segment."""
     torch = _torch()
     nn = torch.nn
 
@@ -317,38 +350,69 @@ def build_net(width: int = 16, hidden: int = 128, stats: bool = True, aux: bool 
 
         def __init__(self) -> None:
             super().__init__()
-            self.bn0 = nn.BatchNorm1d(N_MELS)
-            self.blocks = nn.Sequential(
-                ConvBlock(1, width, (2, 2)),
-                ConvBlock(width, 2 * width, (2, 2)),
-                ConvBlock(2 * width, 4 * width, (2, 2)),
-                ConvBlock(4 * width, 4 * width, (2, 1)),
-            )
-            bands = N_MELS // 16
+            inputs = 0
+            if width > 0:
+                self.bn0 = nn.BatchNorm1d(N_MELS)
+                self.blocks = nn.Sequential(
+                    ConvBlock(1, width, (2, 2)),
+                    ConvBlock(width, 2 * width, (2, 2)),
+                    ConvBlock(2 * width, 4 * width, (2, 2)),
+                    ConvBlock(4 * width, 4 * width, (2, 1)),
+                )
+                inputs += 2 * 4 * width * (N_MELS // 16)
+            else:
+                self.blocks = None
             self.stats = nn.BatchNorm1d(4 * N_MELS) if stats else None
+            self.rel = nn.BatchNorm1d(3 * N_MELS) if rel else None
+            self.pct = nn.BatchNorm1d(3 * N_MELS) if pct else None
             self.aux = nn.BatchNorm1d(N_AUX) if aux else None
-            inputs = 2 * 4 * width * bands + (4 * N_MELS if stats else 0) + (N_AUX if aux else 0)
-            self.head = nn.Sequential(
-                nn.Dropout(0.1),
-                nn.Linear(inputs, hidden),
-                nn.ReLU(),
-                nn.Dropout(0.1),
-                nn.Linear(hidden, len(CLASSES)),
-            )
+            inputs += (4 * N_MELS if stats else 0) + (3 * N_MELS if rel else 0) + \
+                (3 * N_MELS if pct else 0) + (N_AUX if aux else 0)
+            sizes = [inputs, hidden] + [max(1, hidden // 2)] * (layers - 1)
+            head: list[Any] = []
+            for k in range(layers):
+                head += [nn.Dropout(0.1 if k == 0 else 0.2), nn.Linear(sizes[k], sizes[k + 1]), nn.ReLU()]
+            self.head = nn.Sequential(*head, nn.Dropout(0.1) if layers == 1 else nn.Identity(),
+                                      nn.Linear(sizes[-1], len(CLASSES)))
 
-        def forward(self, feats):
+        def summary(self, feats):
+            """The head's inputs before their normalisation, without the CNN's maps: with
+            ``width`` 0, training computes them once (:meth:`from_summary`)."""
             mel = feats[:, :MEL_DIM].reshape(-1, N_MELS, N_FRAMES)
-            level = mel.amax(dim=1).mean(dim=1)[:, None, None]     # loudest band, mean over time
-            rel = torch.clamp(mel - level, min=-100.0) / 20.0 + 2.0
-            y = self.blocks(self.bn0(rel)[:, None])                 # (b, c, bands, frames')
-            parts = [torch.cat([y.amax(dim=3), y.mean(dim=3)], dim=1).flatten(1)]
+            parts = []
             if self.stats is not None:
                 x = (mel + 50.0) / 20.0
-                band = torch.cat([x.mean(dim=2), x.std(dim=2), x.amin(dim=2), x.amax(dim=2)], dim=1)
-                parts.append(self.stats(band))
+                parts.append(torch.cat([x.mean(dim=2), x.std(dim=2), x.amin(dim=2), x.amax(dim=2)], dim=1))
+            if self.rel is not None:
+                level = mel.amax(dim=1).mean(dim=1)[:, None]         # loudest band, mean over time
+                r = torch.clamp(mel.mean(dim=2) - level, min=-100.0, max=0.0) / 20.0
+                hi, lo = mel.amax(dim=2), mel.amin(dim=2)
+                parts.append(torch.cat([r, mel.std(dim=2) / 20.0, (hi - lo) / 20.0], dim=1))
+            if self.pct is not None:
+                q = torch.quantile((mel + 50.0) / 20.0, torch.tensor([0.1, 0.5, 0.9], dtype=mel.dtype), dim=2)
+                parts.append(torch.cat(list(q), dim=1))
             if self.aux is not None:
-                parts.append(self.aux(feats[:, MEL_DIM:]))
+                parts.append(feats[:, MEL_DIM:])
+            return torch.cat(parts, dim=1)
+
+        def from_summary(self, summary, maps=None):
+            parts = [] if maps is None else [maps]
+            at = 0
+            for norm, size in ((self.stats, 4 * N_MELS), (self.rel, 3 * N_MELS), (self.pct, 3 * N_MELS),
+                               (self.aux, N_AUX)):
+                if norm is not None:
+                    parts.append(norm(summary[:, at:at + size]))
+                    at += size
             return self.head(torch.cat(parts, dim=1))
+
+        def forward(self, feats):
+            maps = None
+            if self.blocks is not None:
+                mel = feats[:, :MEL_DIM].reshape(-1, N_MELS, N_FRAMES)
+                level = mel.amax(dim=1).mean(dim=1)[:, None, None]  # loudest band, mean over time
+                y = self.blocks(self.bn0(torch.clamp(mel - level, min=-100.0) / 20.0 + 2.0)[:, None])
+                maps = torch.cat([y.amax(dim=3), y.mean(dim=3)], dim=1).flatten(1)
+            return self.from_summary(self.summary(feats), maps)
 
     return ArtifactNet()
 
@@ -363,6 +427,14 @@ class ArtifactClassifier:
         # per-class logit offsets chosen on the validation split (class-prior correction)
         bias = self.meta.get("logit_bias") or [0.0] * len(CLASSES)
         self.logit_bias = np.asarray(bias, np.float32)
+
+    def min_probability(self, kind: str, override: float | None = None) -> float:
+        """The probability at which a segment is called ``kind``: ``override`` when given, else
+        the threshold stored with the weights (one per class, or one for all)."""
+        if override is not None:
+            return float(override)
+        stored = self.meta.get("min_probability", 0.999)
+        return float(stored[kind] if isinstance(stored, dict) else stored)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "ArtifactClassifier":
@@ -416,15 +488,19 @@ def shared_classifier(path: str | Path | None = None) -> ArtifactClassifier:
 
 # --------------------------------------------------------------------------- detector
 class ArtifactConfig(DetectorConfig):
-    min_probability: float = Field(
-        0.999, gt=0, le=1,
+    min_probability: float | None = Field(
+        None, gt=0, le=1,
         description="a segment is defective when its most likely defect class has at least this "
-                    "probability (chosen on the validation split: clean content under 1 false "
-                    "positive per hour)")
+                    "probability; default: each class's own, stored with the weights (chosen on "
+                    "the validation split: clean content under 1 false positive per hour)")
     weights: str | None = Field(
         None, description="path of the classifier weights (default: the committed "
                           "detectors/models/audio_artifacts.pt)")
     hop: float = Field(1.0, gt=0, le=1.0, description="seconds between the starts of consecutive 1-s segments")
+    batch: int = Field(8, ge=1, le=256,
+                       description="segments classified together, in one call of the network: "
+                                   "more is faster on CPU, and each event comes up to that many "
+                                   "segments later")
 
 
 class ArtifactDetector(Detector):
@@ -437,14 +513,14 @@ class ArtifactDetector(Detector):
     def __init__(self, config=None, **overrides) -> None:
         super().__init__(config, **overrides)
         self._model: ArtifactClassifier | None = None
-        self._buffer: np.ndarray | None = None  # samples from _buffer_start on
-        self._buffer_start = 0                  # stream sample index of _buffer[0]
+        self._parts: list[np.ndarray] = []      # samples from _buffer_start on, as fed
+        self._buffer_start = 0                  # stream sample index of _parts[0][0]
         self._t0: float | None = None
         self._rate: int | None = None
-        self._next = 0                          # index of the next segment to classify
+        self._next = 0                          # index of the next segment to complete
+        self._pending: list[int] = []           # starts of complete segments not classified yet
         self._total = 0                         # samples fed
         self._open: dict[str, Any] | None = None
-        self._last_end = 0.0
 
     @property
     def model(self) -> ArtifactClassifier:
@@ -455,35 +531,47 @@ class ArtifactDetector(Detector):
     def _seg_start(self, k: int) -> int:
         return round(k * self.config.hop * self._rate)
 
+    def _buffer(self) -> np.ndarray:
+        """The buffered samples as one array (joined once, when segments are classified)."""
+        if len(self._parts) > 1:
+            self._parts = [np.concatenate(self._parts)]
+        return self._parts[0]
+
     def feed(self, chunk: AudioChunk) -> list[Event]:
         samples = np.asarray(chunk.samples, np.float32)
         samples = samples[:, None] if samples.ndim == 1 else samples
         if self._t0 is None:
             self._t0, self._rate = float(chunk.t), int(chunk.sample_rate)
-            self._buffer = samples[:0]
         if chunk.sample_rate != self._rate:
             raise ValueError(f"sample rate changed from {self._rate} to {chunk.sample_rate}")
-        self._buffer = np.concatenate([self._buffer, samples]) if len(self._buffer) else samples
+        if samples.shape[0]:
+            self._parts.append(samples)
         self._total += samples.shape[0]
         length = round(SEGMENT_S * self._rate)
-        starts = []
         while self._seg_start(self._next) + length <= self._total:
-            starts.append(self._seg_start(self._next))
+            self._pending.append(self._seg_start(self._next))
             self._next += 1
-        events = self._run(starts, length) if starts else []
-        # keep the next segment's samples, and the last second for the tail at finish()
-        keep_from = min(self._seg_start(self._next), max(0, self._total - length))
+        # whole batches of segments, on the segment grid (the same batches whatever the chunking)
+        ready = len(self._pending) // self.config.batch * self.config.batch
+        if not ready:
+            return []
+        events = self._run(self._pending[:ready], length)
+        del self._pending[:ready]
+        # keep the pending segments' samples, and the last second for the tail at finish()
+        keep_from = min(self._pending[0] if self._pending else self._seg_start(self._next),
+                        max(0, self._total - length))
         drop = keep_from - self._buffer_start
         if drop > 0:
-            self._buffer = self._buffer[drop:]
+            self._parts = [self._buffer()[drop:]]
             self._buffer_start = keep_from
         return events
 
     def _run(self, starts: list[int], length: int,
              spans: list[tuple[float, float]] | None = None) -> list[Event]:
         rate = self._rate
-        segs = [self._buffer[s - self._buffer_start:s - self._buffer_start + length] for s in starts]
-        probs = self.model.probabilities(segment_features(segs, rate))
+        buf, at = self._buffer(), self._buffer_start
+        segs = [buf[s - at:s - at + length] for s in starts]
+        probs = self.model.probabilities(segment_features(segs, rate), batch=self.config.batch)
         events: list[Event] = []
         for i, (s, p) in enumerate(zip(starts, probs)):
             begin, end = spans[i] if spans else (self._t0 + s / rate, self._t0 + (s + length) / rate)
@@ -492,7 +580,7 @@ class ArtifactDetector(Detector):
 
     def _update(self, begin: float, end: float, p: np.ndarray) -> list[Event]:
         c = 1 + int(np.argmax(p[1:]))
-        label = CLASSES[c] if p[c] >= self.config.min_probability else None
+        label = CLASSES[c] if p[c] >= self.model.min_probability(CLASSES[c], self.config.min_probability) else None
         events: list[Event] = []
         if self._open is not None and self._open["kind"] != label:
             events.append(self._close())
@@ -520,6 +608,9 @@ class ArtifactDetector(Detector):
             tail = self._total - covered
             # a tail of at least a quarter second: the last full second of the stream, reported
             # over the tail only
+            if self._pending:
+                events += self._run(self._pending, length)
+                self._pending = []
             if tail >= 0.25 * self._rate and self._total >= length:
                 s = self._total - length
                 if s >= self._buffer_start:

@@ -112,9 +112,9 @@ class LoudnessMeter:
         self.channels = channels
         self.block = max(1, round(SUB_BLOCK_S * rate))
         self.sos = k_weighting_sos(rate)
-        self.zi = np.zeros((self.sos.shape[0], 2, channels))
+        self.zi = np.zeros((self.sos.shape[0], channels, 2))   # filter state, channels first
         self.weights = channel_weights(channels)
-        self._pending = np.zeros((0, channels), np.float64)
+        self._pending = np.zeros((channels, 0), np.float64)     # filtered, channels first
         self._sub: list[float] = []          # weighted mean-square power per 100 ms sub-block
         self.momentary_powers: list[float] = []
         self.short_term_powers: list[float] = []
@@ -132,13 +132,18 @@ class LoudnessMeter:
             return []
         if self.true_peak_enabled:
             self._update_true_peak(x)
-        x = x.astype(np.float64)
-        weighted, self.zi = signal.sosfilt(self.sos, x, axis=0, zi=self.zi)
-        data = np.concatenate([self._pending, weighted]) if self._pending.shape[0] else weighted
-        usable = data.shape[0] - data.shape[0] % self.block
+        # channels first in contiguous memory: the filter runs along each channel, and the
+        # sub-block sums are contiguous (an interleaved mean over axis 0 is ~10x slower)
+        planar = np.empty((x.shape[1], x.shape[0]), np.float64)
+        planar[...] = x.T
+        weighted, self.zi = signal.sosfilt(self.sos, planar, axis=-1, zi=self.zi)
+        data = np.concatenate([self._pending, weighted], axis=1) if self._pending.shape[1] \
+            else weighted
+        usable = data.shape[1] - data.shape[1] % self.block
         out = []
         if usable:
-            squares = np.square(data[:usable]).reshape(-1, self.block, self.channels).mean(axis=1)
+            squares = np.square(data[:, :usable]).reshape(self.channels, -1, self.block).mean(
+                axis=2).T
             for power in squares @ self.weights:
                 self._sub.append(float(power))
                 index = len(self._sub) - 1
@@ -152,7 +157,7 @@ class LoudnessMeter:
                     self.short_term_powers.append(p)
                     short = lufs(p)
                 out.append((index, momentary, short))
-        self._pending = data[usable:]
+        self._pending = data[:, usable:]
         self.blocks = len(self._sub)
         return out
 

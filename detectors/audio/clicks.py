@@ -27,7 +27,7 @@ from collections import deque
 import numpy as np
 from pydantic import Field
 
-from detectors.audio.common import HopBuffer, group_times, mono
+from detectors.audio.common import HopBuffer, group_times, median_rows, mono
 from detectors.base import Detector, DetectorConfig, Event
 from harness.media import AudioChunk
 
@@ -87,7 +87,7 @@ class ClicksDetector(Detector):
         d = np.abs(ext[2:] - 2.0 * ext[1:-1] + ext[:-2])
         block = max(1, round(_BLOCK_S * self._rate))
         usable = d.shape[0] - d.shape[0] % block
-        levels = np.median(d[:usable].reshape(-1, block), axis=1) if usable else \
+        levels = median_rows(d[:usable].reshape(-1, block)) if usable else \
             np.array([np.median(d)])
         self._levels.append(levels)
         self._xs.append(x)
@@ -98,18 +98,18 @@ class ClicksDetector(Detector):
     def _judge(self, t: float, d: np.ndarray, levels: np.ndarray, x: np.ndarray) -> None:
         """Candidates of the held hop, with the hops either side known for context."""
         cfg = self.config
+        context = np.concatenate(self._levels)
+        level = max(float(median_rows(context[None, :])[0]), 1e-7)
+        limit = max(cfg.threshold * level, cfg.min_residual)
+        candidates = np.flatnonzero(d > limit)
+        if candidates.size == 0:
+            return
         offset = 0
         for part in self._xs:
             if part is x:
                 break
             offset += part.shape[0]
         wave = np.concatenate(list(self._xs))
-        context = np.concatenate(list(self._levels))
-        level = max(float(np.median(context)), 1e-7)
-        limit = max(cfg.threshold * level, cfg.min_residual)
-        candidates = np.flatnonzero(d > limit)
-        if candidates.size == 0:
-            return
         span = max(1, round(0.002 * self._rate))
         last = -10 * span
         for i in candidates:

@@ -43,7 +43,7 @@ from collections import deque
 import numpy as np
 from pydantic import Field
 
-from detectors.audio.common import HopBuffer, mono
+from detectors.audio.common import FrameSpectra, HopBuffer
 from detectors.base import Detector, DetectorConfig, Event
 from detectors.episodes import EpisodeTracker
 from harness.media import AudioChunk
@@ -108,11 +108,12 @@ class DistortionDetector(Detector):
         self._tracker = EpisodeTracker(self.kind, self.name, self.config.min_duration_s,
                                        summarise=lambda s: float(np.max(s)))
         self._last: np.ndarray | None = None
-        self._pending = np.zeros(0, np.float32)
-        self._profiles: deque[np.ndarray] = deque()
+        self._spectra = FrameSpectra(_FRAME)
+        self._profiles = np.zeros((0, 0))   # band powers of the frames from _profiles_start on
+        self._profiles_start = 0
+        self._window_frames = 2
         self._edges: deque[float] = deque()
         self._band_edges: np.ndarray | None = None
-        self._window = np.hanning(_FRAME).astype(np.float32)
         self._min_history = 2
         self._cut: dict | None = None
 
@@ -121,42 +122,68 @@ class DistortionDetector(Detector):
         return (edge >= cfg.min_edge_hz and edge <= cfg.max_edge_ratio * baseline
                 and baseline - edge >= cfg.min_edge_drop_hz)
 
-    def _bandwidth(self, samples: np.ndarray, rms_db: float) -> tuple[float, float] | None:
-        """Feed the hop's samples to the frame analysis; return (edge, baseline) in Hz once
-        both are known and the hop sounds, else None.  Feeds the baseline when not lossy."""
+    def _bandwidths(self, ends: np.ndarray, rms_db: np.ndarray) -> list:
+        """The bandwidth edge (Hz) of each of consecutive hops (hop ``k`` ends at stream sample
+        ``ends[k]``), or None before the profile window is full or where the hop does not
+        sound (``rms_db``).  All hops' medians and cliffs at once: the same numbers as hop by
+        hop."""
         cfg = self.config
         rate = self._hops.rate or 48000
+        edges: list = [None] * len(ends)
+        width = self._window_frames
+        avail = ends // _FRAME            # frames complete when each hop ends
+        judged = np.flatnonzero((avail >= width) & (rms_db >= cfg.min_sounding_db))
+        history, first = self._profiles, self._profiles_start
+        if judged.size:
+            windows = np.lib.stride_tricks.sliding_window_view(history, width, axis=0)
+            middle = width // 2
+            picked = np.sort(windows[avail[judged] - width - first], axis=-1)[..., middle]
+            profile = 10 * np.log10(picked + 1e-20)
+            # a cliff: a band standing cliff_db over every band from two bands higher up
+            above = np.maximum.accumulate(profile[:, ::-1], axis=1)[:, ::-1]
+            step = profile[:, :-2] - above[:, 2:]
+            cliff = (step >= cfg.cliff_db) & (profile[:, :-2] >= profile.max(
+                axis=1, keepdims=True) - cfg.edge_range_db)
+            last = cliff.shape[1] - 1 - np.argmax(cliff[:, ::-1], axis=1)
+            nyquist = rate / 2
+            for k, has, at in zip(judged.tolist(), cliff.any(axis=1).tolist(), last.tolist()):
+                edges[k] = 1000.0 * (at + 1) if has else nyquist
+        # the frames the next hops can still look at
+        drop = max(0, min(int(avail[-1]) - width, first + history.shape[0]) - first)
+        self._profiles, self._profiles_start = history[drop:], first + drop
+        return edges
+
+    def _frames(self, chunk: AudioChunk) -> None:
+        """The band powers of the frames the chunk completes, onto the profile history."""
+        cfg = self.config
+        rate = int(chunk.sample_rate) if self._hops.rate is None else self._hops.rate
         if self._band_edges is None:
             bins = np.arange(0, rate / 2 + 1, 1000.0) / rate * _FRAME
             self._band_edges = np.round(bins).astype(int)
-            self._profiles = deque(maxlen=max(2, round(cfg.lossy_window_s * rate / _FRAME)))
-            hops = max(2, round(cfg.edge_baseline_s / (self._hops.hop / rate)))
+            self._window_frames = max(2, round(cfg.lossy_window_s * rate / _FRAME))
+            self._profiles = np.zeros((0, len(self._band_edges) - 1))
+            hop = max(1, round(cfg.hop_s * rate))
+            hops = max(2, round(cfg.edge_baseline_s / (hop / rate)))
             self._edges = deque(maxlen=hops)
             self._counts = np.zeros(len(self._band_edges) + 1, np.int64)
-            self._min_history = max(2, round(cfg.min_edge_history_s / (self._hops.hop / rate)))
-        x = np.concatenate([self._pending, mono(samples)])
-        n = x.shape[0] // _FRAME
-        self._pending = x[n * _FRAME:]
+            self._min_history = max(2, round(cfg.min_edge_history_s / (hop / rate)))
+        power = self._spectra.push(chunk)
+        n = power.shape[0]
         if n:
-            frames = x[:n * _FRAME].reshape(n, _FRAME) * self._window
-            power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
             cums = np.concatenate([np.zeros((n, 1)), np.cumsum(power, axis=1)], axis=1)
-            self._profiles.extend(cums[:, self._band_edges[1:]] - cums[:, self._band_edges[:-1]])
-        if len(self._profiles) < self._profiles.maxlen or rms_db < cfg.min_sounding_db:
+            self._profiles = np.concatenate([self._profiles, cums[:, self._band_edges[1:]]
+                                             - cums[:, self._band_edges[:-1]]])
+
+    def _bandwidth(self, edge: float | None) -> tuple[float, float] | None:
+        """(edge, baseline) in Hz for a hop's bandwidth edge once the baseline is known, else
+        None.  Feeds the baseline while its history is short."""
+        cfg = self.config
+        if edge is None:
             return None
-        frames = np.array(self._profiles)
-        middle = frames.shape[0] // 2
-        profile = 10 * np.log10(np.partition(frames, middle, axis=0)[middle] + 1e-20)
-        # a cliff: a band standing cliff_db over every band from two bands higher up
-        above = np.maximum.accumulate(profile[::-1])[::-1]
-        step = profile[:-2] - above[2:]
-        cliffs = np.nonzero((step >= cfg.cliff_db)
-                            & (profile[:-2] >= profile.max() - cfg.edge_range_db))[0]
-        nyquist = rate / 2
-        edge = 1000.0 * (int(cliffs[-1]) + 1) if len(cliffs) else nyquist
         if len(self._edges) < self._min_history:
             self._remember(edge)
             return None
+        nyquist = (self._hops.rate or 48000) / 2
         counts = self._counts[:-1]      # cliffs per kHz; the last slot counts "no cliff"
         n = int(counts.sum())
         if n == 0 or n < cfg.min_cliff_fraction * len(self._edges):
@@ -211,48 +238,82 @@ class DistortionDetector(Detector):
                                "baseline_bandwidth_hz": cut["baseline"]})]
 
     def feed(self, chunk: AudioChunk) -> list[Event]:
-        return self._run(self._hops.push(chunk))
+        out: list[Event] = []
+        self._frames(chunk)
+        for index, count, samples in self._hops.push_block(chunk):
+            out += self._run(index, count, samples)
+        return out
 
-    def _run(self, hops) -> list[Event]:
+    def _run(self, index: int, count: int, samples: np.ndarray) -> list[Event]:
+        """Hops ``index .. index + count - 1`` (``samples``: ``count`` hops of equal length):
+        every hop's figures at once, then the decisions hop by hop."""
         cfg = self.config
         out: list[Event] = []
-        for _, t, samples in hops:
-            x = samples
-            prev = self._last if self._last is not None else x[:1]
-            self._last = x[-1:].copy()
-            absx = np.abs(x)
-            peak = float(absx.max()) if x.size else 0.0
+        hop = samples.shape[0] // count
+        channels = samples.shape[1]
+        prev = self._last if self._last is not None else samples[:1]
+        self._last = samples[-1:].copy()
+        x = samples.reshape(count, hop, channels)
+        absx = np.abs(x)
+        flat = absx.reshape(count, -1)
+        peaks = flat.max(axis=1)
+        size = hop * channels
+        # float32 mean square of each hop's samples, as np.mean of the hop alone sums it
+        rms = np.sqrt(np.square(x, dtype=np.float32).reshape(count, -1).mean(axis=1))
+        rms_db = 20 * np.log10(np.maximum(rms.astype(np.float64), 1e-10))
+        edges = self._bandwidths(index * self._hops.hop + np.arange(1, count + 1) * hop, rms_db)
+        judged = np.flatnonzero(peaks >= cfg.min_peak)
+        figures = {}
+        if judged.size:
+            ext = np.concatenate([prev, samples])
+            same = (ext[1:] == ext[:-1]).reshape(count, hop, channels)
+            a = absx
+            if judged.size < count:
+                same, a = same[judged], a[judged]
+            sounding = a > 1e-3
+            # runs of >= min_run identical samples: same[i] and same[i-1] (for min_run 3)
+            run = same.copy()
+            for k in range(1, cfg.min_run - 1):
+                run[:, k:] &= same[:, :-k]
+                run[:, :k] = False
+            # thresholds in float32, as a Python float compared with float32 samples is
+            peak = peaks[judged].astype(np.float64)
+            high = a >= (cfg.plateau_level * peak).astype(np.float32)[:, None, None]
+            near = a >= (0.9 * peak).astype(np.float32)[:, None, None]
+            def counts(flags: np.ndarray) -> list[int]:
+                return flags.reshape(len(flags), -1).view(np.uint8).sum(
+                    axis=1, dtype=np.int64).tolist()
+
+            same_sounding = same & sounding
+            counted = zip(judged.tolist(), counts(same_sounding), counts(sounding),
+                          counts(run & high), counts(same_sounding & ~high), counts(near))
+            for k, repeats, sounds, plateau, low, at_peak in counted:
+                figures[k] = (float(repeats) / max(1, sounds), float(plateau) / size,
+                              float(low) / max(1, sounds), float(at_peak) / size)
+        for k in range(count):
+            t = self._hops.time_of(index + k)
+            out += self._lossy(t, self._bandwidth(edges[k]))
             mode, score, details = None, 0.0, None
-            rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float32)))) if x.size else 0.0
-            rms_db = 20 * np.log10(max(rms, 1e-10))
-            out += self._lossy(t, self._bandwidth(x, rms_db))
-            if peak >= cfg.min_peak:
-                same = np.concatenate([prev, x])[1:] == np.concatenate([prev, x])[:-1]
-                sounding = absx > 1e-3
-                repeat = float((same & sounding).sum()) / max(1, int(sounding.sum()))
-                # runs of >= min_run identical samples: same[i] and same[i-1] (for min_run 3)
-                run = same.copy()
-                for k in range(1, cfg.min_run - 1):
-                    run[k:] &= same[:-k]
-                    run[:k] = False
-                high = absx >= cfg.plateau_level * peak
-                clipped = float((run & high).sum()) / x.size
-                low_repeat = float((same & sounding & ~high).sum()) / max(1, int(sounding.sum()))
-                crest = 20 * np.log10(peak / max(rms, 1e-9))
-                near = float((absx >= 0.9 * peak).sum()) / x.size
+            if k in figures:
+                repeat, clipped, low_repeat, near_fraction = figures[k]
+                peak = float(peaks[k])
+                crest = 20 * np.log10(peak / max(float(rms[k]), 1e-9))
                 if low_repeat > cfg.max_repeat_fraction:
                     mode, score = "crush", min(1.0, 0.5 + low_repeat)
                 elif clipped > cfg.min_clipped_fraction:
                     mode, score = "hard", min(1.0, 0.5 + 10 * clipped)
-                elif near > cfg.max_near_peak_fraction and crest < cfg.max_crest_db:
-                    mode, score = "soft", min(1.0, 0.5 + near)
+                elif near_fraction > cfg.max_near_peak_fraction and crest < cfg.max_crest_db:
+                    mode, score = "soft", min(1.0, 0.5 + near_fraction)
                 if mode is not None:
                     details = {"mode": mode, "max_clipped_fraction": round(clipped, 4),
                                "min_crest_db": round(crest, 2), "max_repeat_fraction":
-                               round(repeat, 3), "max_near_peak_fraction": round(near, 3),
+                               round(repeat, 3), "max_near_peak_fraction": round(near_fraction, 3),
                                "max_peak": round(peak, 4)}
             out += self._tracker.update(t, mode is not None, score, details=details)
         return out
 
     def finish(self) -> list[Event]:
-        return self._run(self._hops.flush()) + self._tracker.finish()
+        out: list[Event] = []
+        for index, _, samples in self._hops.flush():
+            out += self._run(index, 1, samples)
+        return out + self._tracker.finish()

@@ -31,7 +31,7 @@ from collections import deque
 import numpy as np
 from pydantic import Field
 
-from detectors.audio.common import HopBuffer, mono
+from detectors.audio.common import FrameSpectra, HopBuffer, mono
 from detectors.base import Detector, DetectorConfig, Event
 from detectors.episodes import EpisodeTracker
 from harness.media import AudioChunk
@@ -82,7 +82,7 @@ class HissDetector(Detector):
         self._frames: deque[np.ndarray] = deque()
         self._floors: deque[np.ndarray] = deque()
         self._edges: np.ndarray | None = None
-        self._window = np.hanning(_FRAME).astype(np.float32)
+        self._spectra = FrameSpectra(_FRAME)
         self._programme: deque[float] = deque()
         self._silent_until = float("-inf")
 
@@ -90,44 +90,75 @@ class HissDetector(Detector):
         cfg = self.config
         frame_s = _FRAME / rate
         self._frames = deque(maxlen=max(2, round(cfg.floor_s / frame_s)))
+        self._rows = np.zeros((0, cfg.bands))    # band energies of the frames from
+        self._rows_start = 0                     # _rows_start on
         self._floors = deque(maxlen=max(2, round(cfg.baseline_s / (frame_s * _FRAMES_PER_HOP))))
         self._programme = deque(maxlen=max(2, round(cfg.baseline_s / (frame_s * _FRAMES_PER_HOP))))
         high = min(cfg.high_hz, 0.48 * rate)
         low = min(cfg.low_hz, high / 2)
         edges_hz = np.geomspace(low, high, cfg.bands + 1)
         self._edges = np.round(edges_hz / rate * _FRAME).astype(int)
-        self._norm = float(np.sum(self._window ** 2)) * _FRAME / 2
+        self._norm = float(np.sum(self._spectra.window ** 2)) * _FRAME / 2
 
     def feed(self, chunk: AudioChunk) -> list[Event]:
         if self._hops is None:
             self._hops = HopBuffer(_FRAMES_PER_HOP * _FRAME / chunk.sample_rate)
-        return self._run(self._hops.push(chunk))
+        if self._edges is None:
+            self._setup(int(chunk.sample_rate))
+        # the band energies of the frames the chunk completes (spectra shared with the
+        # distortion detector through the chunk)
+        power = self._spectra.push(chunk) / self._norm
+        n = power.shape[0]
+        if n:
+            cums = np.concatenate([np.zeros((n, 1)), np.cumsum(power, axis=1)], axis=1)
+            self._rows = np.concatenate([self._rows, cums[:, self._edges[1:]]
+                                         - cums[:, self._edges[:-1]]])
+        out: list[Event] = []
+        for index, count, samples in self._hops.push_block(chunk):
+            out += self._run(index, count, samples)
+        return out
 
-    def _run(self, hops) -> list[Event]:
+    def _run(self, index: int, count: int, samples: np.ndarray) -> list[Event]:
+        """Hops ``index .. index + count - 1`` (``samples``: ``count`` hops of equal length):
+        every hop's band energies, floors and programme level at once, then the decisions
+        (which feed the baseline) hop by hop."""
         cfg = self.config
         out: list[Event] = []
-        for _, t, samples in hops:
-            if self._edges is None:
-                self._setup(self._hops.rate or 48000)
-            x = mono(samples)
-            n = x.shape[0] // _FRAME
-            if n == 0:
-                continue
-            frames = x[:n * _FRAME].reshape(n, _FRAME) * self._window
-            power = np.abs(np.fft.rfft(frames, axis=1)) ** 2 / self._norm
-            cums = np.concatenate([np.zeros((n, 1)), np.cumsum(power, axis=1)], axis=1)
-            bands = cums[:, self._edges[1:]] - cums[:, self._edges[:-1]]
-            self._programme.append(float(np.mean(x.astype(np.float64) ** 2)))
-            for row in bands:
-                self._frames.append(row)
-            history = np.array(self._frames)
-            floor, middle = np.percentile(history, [cfg.floor_percentile, cfg.steady_percentile],
-                                          axis=0)
-            floor_db = 10 * np.log10(np.maximum(floor, 1e-20))
-            spread = 10 * np.log10(np.maximum(middle, 1e-20)) - floor_db
+        length = samples.shape[0] // count
+        n = length // _FRAME
+        if n == 0:
+            return out
+        x = mono(samples).reshape(count, length)
+        programme = np.mean(x.astype(np.float64) ** 2, axis=1)
+        programme_db = 10 * np.log10(np.maximum(programme, 1e-20))
+        # the floor statistics over the last frames as each hop ends (the hop's frames are
+        # the stream's frames first // _FRAME on)
+        width = self._frames.maxlen
+        first = index * self._hops.hop // _FRAME
+        avail = first + n * np.arange(1, count + 1)       # frames of the stream so far
+        history, start = self._rows, self._rows_start
+        full = avail >= width
+        floor = np.empty((count, history.shape[1]))
+        middle = np.empty((count, history.shape[1]))
+        if full.any():
+            windows = np.lib.stride_tricks.sliding_window_view(history, width, axis=0)
+            floor[full], middle[full] = np.percentile(
+                windows[avail[full] - width - start],
+                [cfg.floor_percentile, cfg.steady_percentile], axis=-1)
+        for k in np.flatnonzero(~full).tolist():
+            floor[k], middle[k] = np.percentile(history[:avail[k] - start], [
+                cfg.floor_percentile, cfg.steady_percentile], axis=0)
+        drop = max(0, min(int(avail[-1]) - width, start + history.shape[0]) - start)
+        self._rows, self._rows_start = history[drop:], start + drop
+        floors_db = 10 * np.log10(np.maximum(floor, 1e-20))
+        spreads = 10 * np.log10(np.maximum(middle, 1e-20)) - floors_db
+        for k in range(count):
+            t = self._hops.time_of(index + k)
+            floor_db, spread, full_k = floors_db[k], spreads[k], bool(full[k])
+            self._programme.append(float(programme[k]))
             hissing = False
             details = None
-            if len(self._floors) >= 2 and len(self._frames) == self._frames.maxlen:
+            if len(self._floors) >= 2 and full_k:
                 baseline_db = np.maximum(np.min(np.array(self._floors), axis=0), cfg.min_floor_db)
                 rise = floor_db - baseline_db
                 raised = rise > cfg.raise_db
@@ -136,19 +167,20 @@ class HissDetector(Detector):
                            or bool(np.any(raised & (spread < cfg.strict_spread_db))))
                 if hissing:
                     # noise floor per band -> a broadband estimate over the looked-at span
-                    noise_power = float(np.sum(floor)) * (self._hops.rate / 2) / max(
+                    noise_power = float(np.sum(floor[k])) * (self._hops.rate / 2) / max(
                         1.0, (self._edges[-1] - self._edges[0]) * self._hops.rate / _FRAME)
-                    programme = float(np.median(self._programme)) or 1e-12
+                    programme_level = float(np.median(self._programme)) or 1e-12
                     details = {"bands": int(good.sum()),
                                "noise_floor_db": round(float(np.median(floor_db)), 1),
                                "min_raise_db": round(float(np.median(rise[good])), 1),
                                "max_raise_db": round(float(np.max(rise)), 1),
-                               "snr_db": round(10 * np.log10(programme / max(noise_power, 1e-20)), 1)}
+                               "snr_db": round(10 * np.log10(programme_level
+                                                             / max(noise_power, 1e-20)), 1)}
             # silence (a dropout, a mute) says nothing about the content's noise floor
-            if 10 * np.log10(max(self._programme[-1], 1e-20)) <= cfg.min_programme_db:
+            if programme_db[k] <= cfg.min_programme_db:
                 self._silent_until = t + cfg.floor_s + self._hops.hop / self._hops.rate
             sounding = t >= self._silent_until
-            if not hissing and sounding and len(self._frames) == self._frames.maxlen:
+            if not hissing and sounding and full_k:
                 self._floors.append(floor_db)
             score = 0.5
             if details:
@@ -160,4 +192,7 @@ class HissDetector(Detector):
     def finish(self) -> list[Event]:
         if self._hops is None:
             return []
-        return self._run(self._hops.flush()) + self._tracker.finish()
+        out: list[Event] = []
+        for index, _, samples in self._hops.flush():
+            out += self._run(index, 1, samples)
+        return out + self._tracker.finish()

@@ -6,7 +6,14 @@ complex amplitude in every hop.  Over the last ``window_s`` (several hops) each 
 *coherent* amplitude (the magnitude of the mean) is compared with the spread of the hops around
 that mean: mains hum is phase-stable and constant in level, so its coherent amplitude stands far
 above the spread; a bass note near 50/60 Hz changes pitch, phase and level from note to note,
-and music or noise in the bin averages out.  A window hums when at least ``min_harmonics`` of
+and music or noise in the bin averages out.  Each hop is Hann-windowed, so loud partials 10 Hz
+and more away (a voice's fundamental, a bass note) do not leak into the mains bins, and with
+``weight_loud_hops`` the mean and its spread are weighted: hops louder than the window's
+median count in inverse proportion to their power.  Hum goes on through the pauses of speech
+and the quiet moments of music, where nothing masks it; loud syllables and plosives throw energy
+of random phase into the bins and would otherwise swamp it.
+
+A window hums when at least ``min_harmonics`` of
 one mains frequency's harmonics (the fundamental or not) are coherent by ``min_coherence``
 (mean over spread-of-the-mean, a z-score), or one of them by ``single_coherence`` (speech and
 music can mask the rest).  Windows that hum make an episode; ``details``
@@ -46,6 +53,8 @@ class HumConfig(DetectorConfig):
                                     "coherent (speech and music can mask the others)")
     hop_s: float = Field(0.2, gt=0, le=1.0, description="analysis hop")
     window_s: float = Field(1.6, gt=0, description="hops averaged coherently")
+    weight_loud_hops: bool = Field(True, description="hops louder than the window's median "
+                                   "count in inverse proportion to their power")
     bridge_s: float = Field(1.0, ge=0, description="gaps in an episode up to this long are "
                             "bridged")
     min_duration_s: float = Field(0.5, ge=0, description="shorter episodes are not reported")
@@ -64,19 +73,21 @@ class HumDetector(Detector):
         self._tracker = EpisodeTracker(self.kind, self.name, cfg.min_duration_s,
                                        summarise=lambda s: float(np.max(s)))
         self._history: deque[np.ndarray] = deque(maxlen=max(2, round(cfg.window_s / cfg.hop_s)))
+        self._powers: deque[float] = deque(maxlen=self._history.maxlen)
         self._basis: np.ndarray | None = None
         self._last_positive: float | None = None
         self._freqs = np.array([f * k for f in MAINS for k in range(1, cfg.harmonics + 1)])
 
     def _make_basis(self, n: int, rate: float) -> np.ndarray:
         t = np.arange(n) / rate
-        return np.exp(-2j * np.pi * self._freqs[None, :] * t[:, None]) * (2.0 / n)
+        window = np.hanning(n)
+        return np.exp(-2j * np.pi * self._freqs[None, :] * t[:, None]) * \
+            (window * (2.0 / window.sum()))[:, None]
 
     def feed(self, chunk: AudioChunk) -> list[Event]:
         return self._run(self._hops.push(chunk))
 
     def _run(self, hops) -> list[Event]:
-        cfg = self.config
         out: list[Event] = []
         for index, t, samples in hops:
             rate = self._hops.rate or 48000
@@ -96,16 +107,23 @@ class HumDetector(Detector):
             phasor = (small @ self._basis) / self._gain * \
                 np.exp(-2j * np.pi * self._freqs * start)
             self._history.append(phasor)
+            self._powers.append(float(np.dot(small, small)) / max(1, small.shape[0]) + 1e-20)
             if len(self._history) < self._history.maxlen:
                 continue
-            out += self._judge(t, np.array(self._history))
+            out += self._judge(t, np.array(self._history), np.array(self._powers))
         return out
 
-    def _judge(self, t: float, hist: np.ndarray) -> list[Event]:
+    def _judge(self, t: float, hist: np.ndarray, powers: np.ndarray) -> list[Event]:
         cfg = self.config
         m = hist.shape[0]
-        mean = hist.mean(axis=0)
-        spread = np.sqrt(np.mean(np.abs(hist - mean) ** 2, axis=0) / m) + 1e-9
+        if cfg.weight_loud_hops:
+            weight = 1.0 / np.maximum(powers, np.median(powers))
+            weight /= weight.sum()
+        else:
+            weight = np.full(m, 1.0 / m)
+        mean = weight @ hist
+        # the weighted mean's standard error (with equal weights: the RMS deviation / sqrt(m))
+        spread = np.sqrt(np.square(weight) @ (np.abs(hist - mean) ** 2)) + 1e-9
         z = np.abs(mean) / spread
         best = None
         k = cfg.harmonics

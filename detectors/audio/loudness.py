@@ -21,6 +21,10 @@ short-term 3 s, gated integrated loudness, loudness range, 4x true peak) and rep
   spectrum's shape, not only its level.  Likewise the level's *dynamics* (the 25-75 %
   percentile range of the 10 ms levels) are kept by a gain: inside and on either side they may
   differ by at most ``max_dynamics_db`` (a pause of steady room tone inside speech does not).
+  A gain is held: the level over the episode is the level before it plus the step
+  (``max_hold_error_lu``; two steps the same way add up only if no step back between them was
+  missed).  And a gain changes every channel alike (``max_balance_change_db``): a step in one
+  channel is a channel dropout, left to the channel detector.
 - **Off target**: the integrated loudness of everything analysed more than ``tolerance_lu`` from
   ``target_lufs``; reported by ``finish()`` over the whole analysed span, and only when at
   least ``min_programme_s`` was analysed (integrated loudness is a programme measure; a few
@@ -41,7 +45,7 @@ import scipy.fft
 from pydantic import Field
 
 from detectors.audio.bs1770 import LoudnessMeter, lufs
-from detectors.audio.common import HopBuffer
+from detectors.audio.common import HopBuffer, hop_mean_squares, mono
 from detectors.base import Detector, DetectorConfig, Event
 from harness.media import AudioChunk
 
@@ -93,6 +97,15 @@ class LoudnessConfig(DetectorConfig):
                                    "level's dynamics: the 25-75 % range of its 10 ms levels "
                                    "differs from that of the window on either side by at "
                                    "most this (dB)")
+    max_balance_change_db: float = Field(6.0, gt=0, description="a jump episode changes "
+                                         "every channel alike: the level changes of the "
+                                         "channels against the window on either side differ "
+                                         "by at most this (dB); a step in one channel is a "
+                                         "channel fault, the channel detector's")
+    max_hold_error_lu: float = Field(3.0, gt=0, description="a jump episode holds its gain: "
+                                     "its level is the programme level before it plus the "
+                                     "step, within this or a quarter of the step, whichever "
+                                     "is larger (LU)")
     min_return: float = Field(0.5, gt=0, le=1, description="the edge that ends an episode "
                               "goes the other way by at least this fraction of the first")
     min_duration_s: float = Field(0.3, ge=0, description="shorter jump episodes are not "
@@ -122,6 +135,7 @@ class LoudnessDetector(Detector):
         self._fine: list[float] = []      # 10 ms block levels, dB (unweighted power sum)
         self._fine_pending = np.zeros((0, 1), np.float32)
         self._bands: list[np.ndarray] = []  # octave-band powers of each 100 ms sub-block
+        self._channels: list[np.ndarray] = []  # per-channel powers of each 100 ms sub-block
         self._band_bins: np.ndarray | None = None
         self._fine_peak: list[float] = []  # 10 ms block sample peaks
         self._cum: list[float] = [0.0]    # running sums of _sub (window means in O(1))
@@ -156,6 +170,7 @@ class LoudnessDetector(Detector):
         self._sub = self._meter._sub
         self._fine_levels(samples)
         self._band_levels(samples)
+        self._channel_levels(samples)
         return self._judge(final=False)
 
     def _fine_levels(self, samples: np.ndarray) -> None:
@@ -165,12 +180,42 @@ class LoudnessDetector(Detector):
             else samples
         usable = data.shape[0] - data.shape[0] % block
         if usable:
-            power = np.square(data[:usable], dtype=np.float32).reshape(
-                -1, block, data.shape[1]).mean(axis=1).sum(axis=1)
+            power = hop_mean_squares(data[:usable], block).sum(axis=1)
             self._fine.extend((10.0 * np.log10(np.maximum(power, 1e-12))).tolist())
             self._fine_peak.extend(np.abs(data[:usable]).reshape(-1, block * data.shape[1])
                                    .max(axis=1).tolist())
         self._fine_pending = data[usable:]
+
+    def _channel_levels(self, samples: np.ndarray) -> None:
+        """Per-channel mean square of every 100 ms sub-block in ``samples`` (as
+        :meth:`_band_levels`)."""
+        rate = self._meter.rate if self._meter else 48000
+        sub = max(1, round(rate / _SUB))
+        n = samples.shape[0] // sub
+        if n:
+            # float32 squares summed in float64 per channel in contiguous memory (a mean over
+            # axis 1 of interleaved samples runs element by element, ~10x slower)
+            squares = np.square(samples[:n * sub].T, dtype=np.float32).astype(np.float64,
+                                                                               order="C")
+            self._channels.extend((squares.reshape(-1, n, sub).sum(axis=2) / sub).T)
+
+    def _balance_change(self, start: int, end: int) -> float:
+        """The largest spread (dB) between the channels' level changes from ``window_s`` on
+        either side to sub-blocks ``[start, end)`` (less :func:`_guard` at each edge)."""
+        w, chans = self._w, self._channels
+        g = _guard(start, end)
+        inside = chans[start + g:max(start + g + 1, end - g)]
+        if not inside or len(inside[0]) < 2:
+            return 0.0
+        ins = np.mean(inside, axis=0) + 1e-10
+        worst = 0.0
+        for a, b in ((start - w - g, start - g), (end + g, end + g + w)):
+            part = chans[max(0, a):max(0, min(b, len(chans)))]
+            if len(part) < max(2, w // 2):
+                continue
+            change = 10.0 * np.log10(ins / (np.mean(part, axis=0) + 1e-10))
+            worst = max(worst, float(change.max() - change.min()))
+        return worst
 
     def _band_levels(self, samples: np.ndarray) -> None:
         """Octave-band powers (mono, no window: a transient counts wherever it falls) of every 100 ms sub-block in ``samples``
@@ -185,7 +230,7 @@ class LoudnessDetector(Detector):
             edges = [e for e in (50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 20000)
                      if e < rate / 2] + [rate / 2 + 1]
             self._band_bins = np.searchsorted(freqs, edges)
-        x = samples[:n * sub].mean(axis=1, dtype=np.float32).reshape(n, sub)
+        x = mono(samples[:n * sub]).reshape(n, sub)
         spectrum = scipy.fft.rfft(x, axis=1)          # single precision
         power = spectrum.real ** 2 + spectrum.imag ** 2
         bins = self._band_bins
@@ -356,13 +401,18 @@ class LoudnessDetector(Detector):
         dynamics = self._dynamics_change(a, b)
         if dynamics > cfg.max_dynamics_db:
             return []
-        score = float(np.clip(0.5 + (abs(step) - cfg.jump_lu) / 20.0, 0.5, 1.0))
+        balance = self._balance_change(a, b)
+        if balance > cfg.max_balance_change_db:
+            return []
         level = self._level(start, end if end is not None else len(self._sub))
+        if abs(level - level_before - step) > max(cfg.max_hold_error_lu, 0.25 * abs(step)):
+            return []   # e.g. two steps up whose step back between them was missed
+        score = float(np.clip(0.5 + (abs(step) - cfg.jump_lu) / 20.0, 0.5, 1.0))
         return [Event(self.kind, t_start, t_end, score, self.name, details={
             "fault": "jump", "direction": "up" if step > 0 else "down",
             "step_lu": round(step, 2), "level_lufs": round(level, 2),
             "programme_lufs": round(level_before, 2), "shape_spread_db": round(shape, 2),
-            "dynamics_change_db": round(dynamics, 2),
+            "dynamics_change_db": round(dynamics, 2), "balance_change_db": round(balance, 2),
             **self._figures()})]
 
     def _figures(self) -> dict:
