@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from detectors.synth import content
@@ -142,3 +143,24 @@ def test_stutter_goes_where_the_content_shows_a_cadence():
                     AudioChunk(0.0, np.zeros((480000, 2), np.float32), 48000))
         events = inject(clip, VARIANTS["stutter_mixed"], size, np.random.default_rng(seed))
         assert events and all(e.start_s >= 4.4 for e in events), events
+
+
+def test_sound_parts_are_spliced_without_a_click():
+    """Scenes' own soundtracks and utterances are joined as an editor joins them (a short fade
+    each side): a bare cut between two waveforms is a step, a click (the audio classifier found
+    such joins in "clean" corpus files)."""
+    from detectors.synth.corpus import SPLICE_S, _splice
+
+    rate = content.SAMPLE_RATE
+    t = np.arange(rate) / rate
+    parts = [np.repeat((0.3 * np.sin(2 * np.pi * f * t + phase))[:, None], 2, 1).astype(np.float32)
+             for f, phase in ((220.0, 0.0), (330.0, np.pi / 2))]
+    own_step = max(float(np.abs(np.diff(p[:, 0])).max()) for p in parts)
+    bare = np.concatenate(parts)
+    assert np.abs(np.diff(bare[:, 0])).max() > 10 * own_step  # the cut: a 0.3 step
+    spliced = _splice(parts)
+    assert spliced.shape == bare.shape
+    assert np.abs(np.diff(spliced[:, 0])).max() <= 1.05 * own_step
+    n = round(SPLICE_S * rate)
+    assert np.array_equal(spliced[:rate - n], bare[:rate - n])  # only the fades change
+    assert np.array_equal(spliced[rate + n:], bare[rate + n:])
