@@ -52,27 +52,10 @@ class HopBuffer:
         return self.t0 + index * self.hop / (self.rate or 1)
 
     def push(self, chunk: AudioChunk) -> Iterator[tuple[int, float, np.ndarray]]:
-        if self.rate is None:
-            self._start(chunk)
-        samples = chunk.samples
-        if samples.ndim == 1:
-            samples = samples[:, None]
-        if samples.dtype != np.float32:
-            samples = samples.astype(np.float32)
-        if samples.shape[0] == 0:
-            return
-        self._parts.append(samples)
-        self._held += samples.shape[0]
-        if self._held < self.hop:
-            return
-        data = np.concatenate(self._parts) if len(self._parts) > 1 else self._parts[0]
-        usable = data.shape[0] - data.shape[0] % self.hop
-        for start in range(0, usable, self.hop):
-            yield self.index, self.time_of(self.index), data[start:start + self.hop]
-            self.index += 1
-        rest = data[usable:]
-        self._parts = [rest] if rest.shape[0] else []
-        self._held = rest.shape[0]
+        """Every complete hop of the chunk (with what was held back): ``(index, time, samples)``."""
+        for index, count, block in self.push_block(chunk):
+            for k in range(count):
+                yield index + k, self.time_of(index + k), block[k * self.hop:(k + 1) * self.hop]
 
     def push_block(self, chunk: AudioChunk) -> Iterator[tuple[int, int, np.ndarray]]:
         """Like :meth:`push`, but every complete hop of the chunk in one array: yields
