@@ -122,17 +122,10 @@ def _mel_sparse():
     return scipy.sparse.csc_matrix(_mel_matrix())
 
 
-@lru_cache(maxsize=1)
-def _window() -> np.ndarray:
-    w = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
-    w /= np.sqrt(np.sum(w.astype(np.float64) ** 2))
-    w.flags.writeable = False
-    return w
-
-
-@lru_cache(maxsize=1)
-def _long_window() -> np.ndarray:
-    w = np.hanning(SEGMENT_SAMPLES + 1)[:-1].astype(np.float32)
+@lru_cache(maxsize=2)
+def _window(n: int = N_FFT) -> np.ndarray:
+    """Periodic Hann window of ``n`` samples, unit energy (read-only, shared)."""
+    w = np.hanning(n + 1)[:-1].astype(np.float32)
     w /= np.sqrt(np.sum(w.astype(np.float64) ** 2))
     w.flags.writeable = False
     return w
@@ -254,7 +247,7 @@ def aux_features(raw: np.ndarray, mono: np.ndarray) -> np.ndarray:
     # away (peak), against the next bins (sharp: a steady tone on the mains bin leaves its
     # neighbours 6 dB down; a note a bin or two away, a bass line, is louder there) and
     # against the whole segment (level)
-    spec = scipy.fft.rfft(m * _long_window(), workers=1)
+    spec = scipy.fft.rfft(m * _window(SEGMENT_SAMPLES), workers=1)
     power = (spec.real ** 2 + spec.imag ** 2).astype(np.float64)
     total = float(power.sum()) + 1e-12
     bins, near = _hum_bins()
