@@ -13,7 +13,9 @@ Each 1-second segment is described by two things, packed into one float vector o
   of samples repeating their predecessor (the sample-hold of a crushed word length); the
   strongest 10-ms frames of a second-difference (high-pass) residual against its median and
   their crest factor (clicks); and the 1-Hz-resolution spectrum at 50/60 Hz and their harmonics
-  against the neighbouring bins and against the segment level (mains hum versus bass notes).
+  against the neighbouring bins and against the segment level, and whether each of those lines
+  holds its level and phase through three consecutive thirds of the second (mains hum is a
+  steady tone; a bass note decays, one a Hz or two off the mains bin turns its phase).
 
 A compact PANN-style CNN (:func:`build_net`: four conv-BN-ReLU blocks with pooling over the
 level-normalised log-mel, max and mean over time per frequency band) feeds an MLP head together
@@ -68,6 +70,8 @@ MEL_DIM = N_MELS * N_FRAMES
 CLICK_FRAME = 480                         # 10 ms at FEATURE_RATE
 HUM_BASES = (50.0, 60.0)
 HUM_HARMONICS = 6
+HUM_DECIMATION = 24                       # 48 kHz -> 2 kHz for the hum's sub-window analysis
+HUM_WINDOWS = 3                           # Hann windows of 1/3 s, side by side
 ABS_LEVELS = (0.999, 0.99, 0.95, 0.9, 0.8)
 REL_LEVELS = (0.999, 0.99, 0.97, 0.95, 0.9)
 HIST_BINS = 16
@@ -80,6 +84,8 @@ AUX_NAMES = (
     + [f"click_peak_{k}" for k in range(TOP_K)] + [f"click_crest_{k}" for k in range(TOP_K)]
     + ["click_floor_db", "click_frames_10", "click_frames_30"]
     + [f"hum{int(f)}_{kind}_{k}" for f in HUM_BASES for kind in ("peak", "sharp", "level")
+       for k in range(1, HUM_HARMONICS + 1)]
+    + [f"hum{int(f)}_{kind}_{k}" for f in HUM_BASES for kind in ("coherence", "steady", "floor")
        for k in range(1, HUM_HARMONICS + 1)]
 )
 N_AUX = len(AUX_NAMES)
@@ -183,6 +189,53 @@ def _hum_bins() -> tuple[np.ndarray, np.ndarray]:
     return bins, bins[:, None] + offsets[None, :]
 
 
+@lru_cache(maxsize=1)
+def _hum_basis() -> tuple[np.ndarray, float, float]:
+    """The sub-window demodulator of the mains harmonics: ``(SEGMENT_SAMPLES // HUM_DECIMATION,
+    2 x HUM_WINDOWS x harmonics)`` Hann-windowed cosines and sines at every ``HUM_BASES`` x
+    ``HUM_HARMONICS`` frequency, the phase on the segment's own clock (a steady tone gives the
+    same complex amplitude in every window); then the amplitude scale of one window and of the
+    1-s spectrum of :func:`aux_features` (a tone of amplitude A reads A in both)."""
+    rate = FEATURE_RATE / HUM_DECIMATION
+    n = SEGMENT_SAMPLES // HUM_DECIMATION
+    length = n // HUM_WINDOWS
+    t = np.arange(n) / rate
+    w = np.hanning(length + 1)[:-1]
+    freqs = np.array([k * f0 for f0 in HUM_BASES for k in range(1, HUM_HARMONICS + 1)])
+    basis = np.zeros((n, 2, HUM_WINDOWS, len(freqs)))
+    for j in range(HUM_WINDOWS):
+        a = j * length
+        phase = 2 * np.pi * freqs[None, :] * t[a:a + length, None]
+        basis[a:a + length, 0, j] = w[:, None] * np.cos(phase)
+        basis[a:a + length, 1, j] = -w[:, None] * np.sin(phase)
+    out = basis.reshape(n, -1).astype(np.float32)
+    out.flags.writeable = False
+    return out, 2.0 / float(w.sum()), 2.0 / float(_window(SEGMENT_SAMPLES).sum())
+
+
+def _hum_steadiness(mono: np.ndarray, near_power: np.ndarray) -> list[float]:
+    """Is the line on each mains harmonic there all second long, unchanged?  Mains hum is a
+    steady tone: its complex amplitude is the same in each of :data:`HUM_WINDOWS` consecutive
+    windows; a bass note on the same bin decays or stops (its level changes), one a Hz or two
+    away turns its phase.  Per harmonic: ``coherence`` (length of the windows' mean amplitude
+    over their mean length, 1 for a steady tone), ``steady`` (log10 weakest over strongest window
+    power) and ``floor`` (log10 of the weakest window's tone power over the 1-s spectrum's
+    neighbouring bins, ``near_power``: the line stands out all the time)."""
+    basis, scale, scale_1s = _hum_basis()
+    low = mono.reshape(-1, HUM_DECIMATION).mean(axis=1)         # boxcar: nulls at 2 kHz multiples
+    v = (low @ basis).astype(np.float64).reshape(2, HUM_WINDOWS, -1) * scale
+    amp = np.hypot(v[0], v[1])                                  # (windows, harmonics)
+    coherence = np.hypot(v[0].sum(axis=0), v[1].sum(axis=0)) / (amp.sum(axis=0) + 1e-12)
+    weakest = amp.min(axis=0) ** 2
+    steady = np.log10((weakest + 1e-14) / (amp.max(axis=0) ** 2 + 1e-14))
+    floor = np.log10((weakest + 1e-14) / (near_power * scale_1s ** 2 + 1e-14))
+    out: list[float] = []
+    for j in range(len(HUM_BASES)):
+        part = slice(j * HUM_HARMONICS, (j + 1) * HUM_HARMONICS)
+        out += list(coherence[part]) + list(steady[part]) + list(floor[part])
+    return out
+
+
 _ABS_T = np.array(ABS_LEVELS, np.float32)[:, None]
 _REL_T = np.array(REL_LEVELS, np.float32)[:, None]
 
@@ -253,12 +306,14 @@ def aux_features(raw: np.ndarray, mono: np.ndarray) -> np.ndarray:
     bins, near = _hum_bins()
     p = power[bins]
     lpw = _log(p, 1e-14)
-    peaks = lpw - _log(np.median(power[near], axis=1), 1e-14)
+    near_power = np.median(power[near], axis=1)
+    peaks = lpw - _log(near_power, 1e-14)
     sharp = lpw - _log(np.maximum(power[bins - 1], power[bins + 1]), 1e-14)
     levels = _log(p / total, 1e-12)
     for j in range(len(HUM_BASES)):
         part = slice(j * HUM_HARMONICS, (j + 1) * HUM_HARMONICS)
         out += list(peaks[part]) + list(sharp[part]) + list(levels[part])
+    out += _hum_steadiness(m, near_power)
     return np.asarray(out, np.float32)
 
 

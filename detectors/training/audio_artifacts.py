@@ -51,7 +51,7 @@ from harness.capture.file import _require
 
 RATE = content.SAMPLE_RATE
 SEG = RATE  # one second at 48 kHz
-DATA_VERSION = 10
+DATA_VERSION = 11
 SOURCE_VERSION = 2   # bump when content decoding changes (2: mains hum removed from LibriVox)
 
 # source -> (split, time range as fractions of the source).  Whole sources in each split:
@@ -249,6 +249,8 @@ def make_specs(split: str, count: int, seed: int, lib: Library,
             spec.severity = float(rng.uniform(*ranges["hum"]))
             spec.harmonics = 5 if split != "train" else int(rng.integers(2, 9))
             spec.extra["t0"] = float(rng.uniform(0, 100))
+            if split == "train":   # the grid's frequency wanders (+-0.05 Hz); the corpus's is exact
+                spec.extra["df"] = float(rng.uniform(-0.05, 0.05))
         elif label == "hiss":
             spec.mode = str(rng.choice(["white", "pink"]))
             spec.severity = float(rng.uniform(*ranges["hiss"]))
@@ -348,7 +350,8 @@ def shaped(spec: Spec, lib: Library) -> np.ndarray:
 def inject(spec: Spec, clean: np.ndarray) -> np.ndarray:
     rng = np.random.default_rng(spec.seed + 1)
     if spec.label == "hum":
-        y = fx.add_hum(clean, RATE, spec.extra["t0"], float(spec.mode), spec.severity, spec.harmonics)
+        y = fx.add_hum(clean, RATE, spec.extra["t0"], float(spec.mode) + spec.extra.get("df", 0.0),
+                       spec.severity, spec.harmonics)
     elif spec.label == "hiss":
         y = fx.add_hiss(clean, fx.noise(rng, clean.shape[0], clean.shape[1], spec.mode), spec.severity)
     elif spec.label == "distortion" and spec.mode in ("hard", "soft"):
