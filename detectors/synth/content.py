@@ -271,22 +271,65 @@ def _cleaned(path: Path, mains_hz: float) -> np.ndarray:
     return out
 
 
+SPLICE_S = 0.005  # fade at each sound join
+
+
+def splice(parts: list[np.ndarray]) -> np.ndarray:
+    """Sound parts joined end to end as an editor joins them: each side of a join faded over
+    ``SPLICE_S`` (raised cosine), so a cut between two soundtracks is not a click (a step in
+    the waveform is one, and the clicks detectors rightly find it).  Same length as the parts."""
+    n = round(SPLICE_S * SAMPLE_RATE)
+    ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n, dtype=np.float32)))[:, None]
+    out = [np.array(p, np.float32, copy=True) for p in parts]
+    for k in range(len(out) - 1):
+        a, b = out[k], out[k + 1]
+        if a.shape[0] >= n and b.shape[0] >= n:
+            a[-n:] *= ramp[::-1]
+            b[:n] *= ramp
+    return np.concatenate(out)
+
+
+def loop(samples: np.ndarray, n: int) -> np.ndarray:
+    """``samples`` repeated to ``n`` samples, each repeat :func:`splice`\ d to the one before
+    (a bare wrap-around is a step in the waveform: a click), or cut to ``n``."""
+    if samples.shape[0] >= n:
+        return samples[:n]
+    if samples.shape[0] == 0:
+        raise ValueError("nothing to loop: no samples")
+    return splice([samples] * -(-n // samples.shape[0]))[:n]
+
+
 def sound(src: Source, start_s: float, seconds: float) -> np.ndarray:
-    """``seconds`` of a source's sound from ``start_s`` (looping), 48 kHz stereo float32 (mono
-    sources on both channels, surround downmixed), levelled (:func:`level`); a source's own
-    mains hum (``mains_hz``) removed (:func:`remove_mains`, on the whole recording)."""
+    """``seconds`` of a source's sound from ``start_s``, 48 kHz stereo float32 (mono sources on
+    both channels, surround downmixed), levelled (:func:`level`); a source's own mains hum
+    (``mains_hz``) removed (:func:`remove_mains`, on the whole recording).  Where the source
+    ends first it starts over, spliced (:func:`splice`: a bare wrap-around is a click).  Never
+    padded with silence: a sound cut off to digital silence is a dropout, the silence
+    detector's defect, and must not appear in content labelled clean."""
     n = round(seconds * SAMPLE_RATE)
     if src.mains_hz is not None:
         whole = _cleaned(src.path, float(src.mains_hz))
-        idx = (round(start_s * SAMPLE_RATE) + np.arange(n)) % whole.shape[0]
-        return level(whole[idx])
-    raw = _run(["-stream_loop", "-1", "-ss", f"{start_s:.3f}", "-i", str(src.path), "-vn",
-                "-ac", str(CHANNELS), "-ar", str(SAMPLE_RATE), "-t", f"{seconds + 0.1:.3f}",
-                "-f", "f32le", "-"])
-    samples = np.frombuffer(raw, "<f4").reshape(-1, CHANNELS)[:n]
-    if samples.shape[0] < n:
-        samples = np.concatenate([samples, np.zeros((n - samples.shape[0], CHANNELS), np.float32)])
-    return level(samples)
+        a = round(start_s * SAMPLE_RATE) % whole.shape[0]
+        parts = [whole[a:a + n]]
+        while sum(p.shape[0] for p in parts) < n:
+            parts.append(whole)
+        return level(splice(parts)[:n] if len(parts) > 1 else parts[0])
+    parts = [_decode(src.path, start_s, seconds)]
+    while (have := sum(p.shape[0] for p in parts)) < n:
+        more = _decode(src.path, 0.0, (n - have) / SAMPLE_RATE)
+        if more.shape[0] == 0:
+            raise BadInput(f"{src.path}: no sound could be decoded from it")
+        parts.append(more)
+    return level(splice(parts)[:n] if len(parts) > 1 else parts[0][:n])
+
+
+def _decode(path: Path, start_s: float, seconds: float) -> np.ndarray:
+    """Up to ``seconds`` of a file's sound from ``start_s`` (less where the file ends), 48 kHz
+    stereo.  A second to spare is asked for: ffmpeg counts ``-t`` on the container's clock, and
+    an audio stream that starts late (Megamind.avi's, by 0.4 s) delivers that much less."""
+    raw = _run(["-ss", f"{start_s:.3f}", "-i", str(path), "-vn", "-ac", str(CHANNELS),
+                "-ar", str(SAMPLE_RATE), "-t", f"{seconds + 1.0:.3f}", "-f", "f32le", "-"])
+    return np.frombuffer(raw, "<f4").reshape(-1, CHANNELS)
 
 
 def sync_pattern(fmt: Format, seconds: float) -> tuple[list[np.ndarray], np.ndarray]:

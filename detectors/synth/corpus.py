@@ -312,11 +312,7 @@ def _speech(rng: np.random.Generator, seconds: float) -> tuple[np.ndarray, list[
         total += part.shape[0]
         if total >= seconds * content.SAMPLE_RATE:
             break
-    joined = _splice(parts)
-    n = round(seconds * content.SAMPLE_RATE)
-    if joined.shape[0] < n:
-        joined = np.resize(joined, (n, content.CHANNELS))
-    return joined[:n], names
+    return content.loop(content.splice(parts), round(seconds * content.SAMPLE_RATE)), names
 
 
 @dataclass(frozen=True)
@@ -401,32 +397,14 @@ def _video_clip(theme: str, size: Size, rng: np.random.Generator) -> Clip:
         track, names = _speech(rng, seconds)
         sources.extend(names)
     else:
-        track = _splice(sounds)
+        track = content.splice(sounds)
     return _assemble(fmt, pictures, track, sources, negatives)
-
-
-SPLICE_S = 0.005  # fade at each sound join
-
-
-def _splice(parts: list[np.ndarray]) -> np.ndarray:
-    """Sound parts joined end to end as an editor joins them: each side of a join faded over
-    ``SPLICE_S`` (raised cosine), so a cut between two soundtracks is not a click (a step in
-    the waveform is one, and the clicks detectors rightly find it).  Same length as the parts."""
-    n = round(SPLICE_S * content.SAMPLE_RATE)
-    ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n, dtype=np.float32)))[:, None]
-    out = [np.array(p, np.float32, copy=True) for p in parts]
-    for k in range(len(out) - 1):
-        a, b = out[k], out[k + 1]
-        if a.shape[0] >= n and b.shape[0] >= n:
-            a[-n:] *= ramp[::-1]
-            b[:n] *= ramp
-    return np.concatenate(out)
 
 
 def _assemble(fmt: content.Format, pictures: list[np.ndarray], sound: np.ndarray,
               sources: list[str], negatives: list[str]) -> Clip:
     n = round(len(pictures) / fmt.fps * content.SAMPLE_RATE)
-    sound = np.resize(sound, (n, content.CHANNELS)) if sound.shape[0] != n else sound
+    sound = content.loop(sound, n)
     frames = [Frame(k / fmt.fps, k, img) for k, img in enumerate(pictures)]
     return Clip(fmt, frames, AudioChunk(0.0, sound, content.SAMPLE_RATE),
                 list(dict.fromkeys(sources)), sorted(set(negatives)))

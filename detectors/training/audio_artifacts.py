@@ -52,7 +52,8 @@ from harness.capture.file import _require
 RATE = content.SAMPLE_RATE
 SEG = RATE  # one second at 48 kHz
 DATA_VERSION = 11
-SOURCE_VERSION = 2   # bump when content decoding changes (2: mains hum removed from LibriVox)
+SOURCE_VERSION = 3   # bump when content decoding changes (2: mains hum removed from LibriVox;
+                     # 3: never padded with silence, loops spliced)
 
 # source -> (split, time range as fractions of the source).  Whole sources in each split:
 # validation (where min_probability and the "none" logit offset are chosen) and test use
@@ -162,7 +163,7 @@ class Library:
         x = self.get(name)
         if x.shape[0] >= start + n:
             return x[start:start + n]
-        return np.resize(np.roll(x, -start, axis=0), (n, x.shape[1]))  # a loop
+        return content.loop(np.roll(x, -start, axis=0), n)
 
 
 def _available(split: str, lib: Library) -> dict[str, list[str]]:
@@ -435,7 +436,7 @@ def render(specs: list[Spec], lib: Library, log=None) -> tuple[np.ndarray, np.nd
 
 def dataset(split: str, count: int, seed: int, lib: Library, cache: Path, log,
             class_shares: dict[str, float] | None = None):
-    key = hashlib.sha1(json.dumps([DATA_VERSION, split, count, seed, class_shares, SPLIT[split],
+    key = hashlib.sha1(json.dumps([DATA_VERSION, SOURCE_VERSION, split, count, seed, class_shares, SPLIT[split],
                                    A.N_FFT, A.HOP, A.N_MELS, A.FMIN, A.FMAX, A.FEATURE_RATE,
                                    A.AUX_NAMES],
                                   sort_keys=True).encode()).hexdigest()[:12]
@@ -478,7 +479,7 @@ def detector_pred(probs: np.ndarray, threshold: float | dict[str, float]) -> np.
 THRESHOLD_GRID = (*np.round(np.arange(0.5, 0.951, 0.05), 3), 0.96, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
 
 
-THRESHOLD_MARGIN = 1.0   # natural-log odds above the worst clean validation segment
+THRESHOLD_MARGIN = 1.5   # natural-log odds above the worst clean validation segment
 
 
 def choose_thresholds(probs: np.ndarray, y: np.ndarray) -> dict[str, float]:
