@@ -319,6 +319,25 @@ def test_loudness_jumps_by_the_recorded_gain_without_clicks(music, direction):
     assert np.abs(np.diff(out.samples[:, 0])).max() < 1.5 * steepest, "ramped edges: no click"
 
 
+def test_loud_up_jump_is_the_labelled_step_even_without_headroom(music):
+    """Content peaking near full scale: the jump is still the labelled step (the programme
+    around it is brought down), nothing clips, and an earlier episode keeps its own step."""
+    hot = AudioChunk(0.0, music.samples * np.float32(0.95 / np.abs(music.samples).max()), SR)
+    first, t1 = afx.loudness_episode(hot, 0.2, 0.7, 1.0, "up")
+    out, t2 = afx.loudness_episode(first, 1.2, 1.8, 0.5, "up")
+    assert np.abs(out.samples).max() <= 0.98
+    for t in (t1, t2):
+        assert t.details["gain_db"] == pytest.approx(afx.loudness_step_db(t.details["severity"]))
+    assert t1.details["programme_gain_db"] < -19      # 20 dB asked, 0.3 dB of headroom
+
+    def db(x):
+        return 10 * np.log10(np.mean(x.astype(np.float64) ** 2))
+    for (a, b), gain in (((0.25, 0.65), 20.0), ((1.25, 1.75), 13.0)):
+        inside = db(out.samples[_span(a, b)]) - db(hot.samples[_span(a, b)])
+        outside = db(out.samples[_span(0.9, 1.1)]) - db(hot.samples[_span(0.9, 1.1)])
+        assert inside - outside == pytest.approx(gain, abs=0.01)
+
+
 @pytest.mark.parametrize("mode", ["drop", "swap", "invert"])
 def test_channel_faults(music, mode):
     out, truth = afx.channel_episode(music, 0.5, 1.5, 1.0, mode)

@@ -290,8 +290,8 @@ def splice(parts: list[np.ndarray]) -> np.ndarray:
 
 
 def loop(samples: np.ndarray, n: int) -> np.ndarray:
-    """``samples`` repeated to ``n`` samples, each repeat :func:`splice`\ d to the one before
-    (a bare wrap-around is a step in the waveform: a click), or cut to ``n``."""
+    """``samples`` repeated to ``n`` samples, each repeat joined to the one before by
+    :func:`splice` (a bare wrap-around is a step in the waveform: a click), or cut to ``n``."""
     if samples.shape[0] >= n:
         return samples[:n]
     if samples.shape[0] == 0:
