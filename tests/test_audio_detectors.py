@@ -16,7 +16,9 @@ import pytest
 import soundfile as sf
 
 from detectors import base as registry
+from detectors.audio import bs1770
 from detectors.audio.bs1770 import LoudnessMeter
+from detectors.audio.channel import _search_edges
 from detectors.base import Event
 from detectors.merge import merge_events
 from detectors.synth import audio as fx
@@ -425,6 +427,20 @@ def test_loudness_meter_matches_ffmpeg_ebur128(loudness_files):
         assert meter.true_peak_dbtp == pytest.approx(ref_tp, abs=0.3), path.name
 
 
+def test_loudness_meter_same_numbers_through_the_public_filter(monkeypatch):
+    # the meter runs scipy's compiled cascade directly; scipy.signal.sosfilt, its fallback,
+    # gives the same numbers
+    x = _music(6.0)
+    meters = []
+    for direct in (bs1770._sosfilt, None):
+        monkeypatch.setattr(bs1770, "_sosfilt", direct)
+        meters.append(LoudnessMeter(RATE, x.shape[1]))
+        for i in range(0, x.shape[0], 7001):
+            meters[-1].push(x[i:i + 7001])
+    assert meters[0]._sub == meters[1]._sub and meters[0].true_peak == meters[1].true_peak
+    assert meters[0].short_term_powers == meters[1].short_term_powers
+
+
 # --------------------------------------------------------------------------- channel
 @pytest.mark.parametrize("mode", ["drop", "invert"])
 def test_channel_fault_found(mode):
@@ -450,6 +466,23 @@ def test_channel_swap_found_mid_stream_without_a_reference():
     assert events[0].details["method"] == "edges"
     assert abs(events[0].start_s - 3.0) < 0.01 and abs(events[0].end_s - 5.0) < 0.01
     assert run("channel", audio, swap_edges=False) == []
+    # the edges are searched a chunk's hops at a time: any chunking finds the same
+    odd = [1, 777, 4099, 12000, 48000, 333, 96000]
+    assert [e.to_json() for e in run("channel", audio, odd)] == [e.to_json() for e in events]
+
+
+def test_channel_swap_edge_search_of_many_hops_is_each_hop_alone():
+    # the candidates of all the hops are fitted in one stacked solve: every hop's best edge
+    # (position, jump, fit) is, bit for bit, the one searched alone
+    x = _music(8.0).copy()
+    audio, _ = fx.channel_episode(AudioChunk(0.0, x, RATE), 3.0, 5.0, mode="swap")
+    side = audio.samples[:, 0].astype(np.float64) - audio.samples[:, 1].astype(np.float64)
+    history, hop = 480, 4800
+    bounds = [history + 12, 1500, 3000] + list(range(6000, side.size - 13, hop))
+    ranges = list(zip(bounds[:-1], bounds[1:]))
+    together = _search_edges(side, ranges, history)
+    assert together == [_search_edges(side, [r], history)[0] for r in ranges]
+    assert sum(e is not None and e[1] >= 1000 for e in together) == 2    # on, and off again
 
 
 def test_channel_swap_not_on_a_cut_or_other_faults():
