@@ -335,6 +335,23 @@ def test_loudness_jump_keeps_spectral_shape():
             if e.details["fault"] == "jump"] == []
 
 
+def test_loudness_step_up_into_saturation_is_left_to_distortion():
+    """Quiet content overdriven into a soft clipper is 10+ LU louder, and distorted: the
+    distortion detectors report it; a step up whose loud side peaks within 0.3 dB of full
+    scale is not a loudness jump (at the old clip_level, 0.99, this one was).  The same content
+    stepped up to a -1 dBFS peak is one."""
+    quiet = AudioChunk(0.0, _music(8.0) * np.float32(0.1), RATE)
+    over, _ = fx.distortion_episode(quiet, 2.0, 4.5, 0.42, "soft")    # tanh, 10 dB of drive
+    # the second after the step peaks between the new clip_level (0.97) and the old (0.99)
+    assert 0.97 <= float(np.abs(over.samples[2 * RATE:3 * RATE]).max()) < 0.99
+    jumps = [e for e in run("loudness", over, max_dynamics_db=10.0) if e.details["fault"] == "jump"]
+    assert jumps == []
+    up, truth = fx.loudness_episode(quiet, 2.0, 4.5, 0.6, "up")
+    assert float(np.abs(up.samples).max()) <= fx.INSERT_PEAK * 1.0001
+    jumps = [e for e in run("loudness", up, max_dynamics_db=10.0) if e.details["fault"] == "jump"]
+    assert len(jumps) == 1 and jumps[0].overlaps(truth.start_s, truth.end_s)
+
+
 def test_loudness_step_in_one_channel_is_not_a_jump():
     x = _music(8.0).copy()
     x[:, 1] *= np.float32(0.2)                      # a left-heavy mix ...

@@ -110,9 +110,11 @@ class LoudnessConfig(DetectorConfig):
                               "goes the other way by at least this fraction of the first")
     min_duration_s: float = Field(0.3, ge=0, description="shorter jump episodes are not "
                                   "reported")
-    clip_level: float = Field(0.99, gt=0, le=1, description="a step up whose loud side peaks "
-                              "at this sample level is overdrive, left to the distortion "
-                              "detector")
+    clip_level: float = Field(0.97, gt=0, le=1, description="a step up whose loud side peaks "
+                              "at this sample level (within 0.3 dB of full scale: clipped or "
+                              "saturated) is overdrive, left "
+                              "to the distortion detector; a mastered insert peaks at -1 dBFS "
+                              "or less")
     true_peak: bool = Field(True, description="measure the true peak (4x oversampling)")
 
 

@@ -266,24 +266,36 @@ def distortion_episode(audio: AudioChunk, start_s: float, end_s: float, severity
                        mode: DistortionMode = "hard") -> tuple[AudioChunk, Event]:
     """Clipping (``hard``), saturation (``soft``) (:func:`clip`) or a crushed word length
     (``crush``, :func:`bitcrush`).  Lossy re-encoding is
-    :func:`detectors.synth.codec.lossy_episode`."""
+    :func:`detectors.synth.codec.lossy_episode`.
+
+    The clipper's drive is counted from the episode's own peak: its loudest sample is driven
+    :func:`clip_drive_db` past the clip point (``details.input_peak_db`` is where the content
+    peaked).  Counted from full scale, as until session 4, quiet content never reached the
+    clipper: the large corpus's missed soft-clip episodes had 0-2 % of their samples in
+    saturation, a gain step labelled distortion."""
     a, b, start, end = sample_span(audio, start_s, end_s)
     segment = audio.samples[a:b]
     if mode == "crush":
         return (replace_samples(audio, a, bitcrush(segment, severity)),
                 truth("distortion", start, end, severity, mode=mode, bits=crush_bits(severity)))
-    return (replace_samples(audio, a, clip(segment, severity, mode)),
+    peak = float(np.abs(segment).max(initial=0.0))
+    normalised = segment * np.float32(1.0 / peak) if peak > 0 else segment
+    return (replace_samples(audio, a, clip(normalised, severity, mode)),
             truth("distortion", start, end, severity, mode=mode,
-                  drive_db=clip_drive_db(severity)))
+                  drive_db=clip_drive_db(severity), input_peak_db=_db(peak)))
+
+
+INSERT_PEAK = 10.0 ** (-1.0 / 20.0)   # a loud insert's peak ceiling (-1 dBFS)
 
 
 def loudness_episode(audio: AudioChunk, start_s: float, end_s: float, severity: float = 1.0,
                      direction: LoudnessDirection = "down") -> tuple[AudioChunk, Event]:
     """A level jump of :func:`loudness_step_db` over the episode, with short ramps;
-    ``details.gain_db`` is the jump.  An upward jump never clips: where the episode's peaks
-    leave less headroom than the step, the whole programme is first brought down by the
-    difference (``details.programme_gain_db``; earlier episodes keep their steps), as a quiet
-    programme around a loud insert.  (Until session 4 the step was cut to the headroom
+    ``details.gain_db`` is the jump.  An upward jump never clips: its peaks stay under
+    :data:`INSERT_PEAK` (-1 dBFS, EBU R128's true-peak ceiling for a mastered insert); where the
+    episode's content leaves less headroom than the step, the whole programme is first brought
+    down by the difference (``details.programme_gain_db``; earlier episodes keep their steps),
+    as a quiet programme around a loud insert.  (Until session 4 the step was cut to the headroom
     instead: 8 of the large corpus's 9 "up" episodes were 0.8-6.7 dB, under any jump threshold,
     labelled as 6-20 dB jumps.)"""
     a, b, start, end = sample_span(audio, start_s, end_s)
@@ -291,7 +303,7 @@ def loudness_episode(audio: AudioChunk, start_s: float, end_s: float, severity: 
     extra: dict[str, float] = {}
     if direction == "up":
         peak = float(np.abs(audio.samples[a:b]).max(initial=0.0))
-        lower_db = step_db - _db(0.98 / max(peak, 1e-6))
+        lower_db = step_db - _db(INSERT_PEAK / max(peak, 1e-6))
         if lower_db > 0:
             audio = AudioChunk(audio.t, audio.samples * np.float32(10.0 ** (-lower_db / 20.0)),
                                audio.sample_rate)
