@@ -112,9 +112,8 @@ class LoudnessConfig(DetectorConfig):
                                   "reported")
     clip_level: float = Field(0.97, gt=0, le=1, description="a step up whose loud side peaks "
                               "at this sample level (within 0.3 dB of full scale: clipped or "
-                              "saturated) is overdrive, left "
-                              "to the distortion detector; a mastered insert peaks at -1 dBFS "
-                              "or less")
+                              "saturated) is overdrive, left to the distortion detector; a "
+                              "mastered insert peaks at -1 dBFS or less")
     true_peak: bool = Field(True, description="measure the true peak (4x oversampling)")
 
 
