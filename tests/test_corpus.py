@@ -202,3 +202,25 @@ def test_sound_parts_are_spliced_without_a_click():
     n = round(content.SPLICE_S * rate)
     assert np.array_equal(spliced[:rate - n], bare[:rate - n])  # only the fades change
     assert np.array_equal(spliced[rate + n:], bare[rate + n:])
+
+
+def test_quiet_passage_fades_evenly_in_db(monkeypatch):
+    """The quiet theme's passage (a hard negative of the loudness detector) is 25 dB down and
+    faded over 0.3 s evenly in dB, as a fader or a diminuendo moves.  Until session 5 the fade
+    was linear in amplitude: half of the 25 dB fell in its last 50 ms, an abrupt gain step, which
+    the loudness detector rightly reported as a jump (the large corpus's one false positive)."""
+    from detectors.synth import corpus as corpus_mod
+
+    size = SIZES["small"]
+    n = round(size.seconds * content.SAMPLE_RATE)
+    track = content.Source("flat", Path("/nonexistent"), "music")
+    monkeypatch.setattr(corpus_mod, "_music",
+                        lambda rng, seconds: (np.ones((n, 2), np.float32), track))
+    clip = corpus_mod._audio_clip("quiet", size, np.random.default_rng(0))
+    assert "quiet_passage" in clip.negatives
+    gain_db = 20 * np.log10(clip.audio.samples[:, 0].astype(np.float64))
+    assert gain_db.min() == pytest.approx(-25.0, abs=0.01)
+    assert np.mean(gain_db < -24.9) * size.seconds > 2.0          # the passage lasts
+    step = content.SAMPLE_RATE // 100                              # 10 ms
+    worst_10ms = float(np.abs(gain_db[step:] - gain_db[:-step]).max())
+    assert worst_10ms <= 25.0 * 0.01 / 0.3 + 0.01, worst_10ms     # 0.83 dB per 10 ms at most

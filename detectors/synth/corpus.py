@@ -432,12 +432,15 @@ def _audio_clip(theme: str, size: Size, rng: np.random.Generator) -> Clip:
         sources.append(hit.name)
         negatives.append("percussive")
     elif theme == "quiet":
-        gain = np.ones(n, np.float32)
+        # a passage 25 dB down, faded in and out over 0.3 s evenly in dB, as a fader or a
+        # diminuendo moves (until session 5 the fade was linear in amplitude: half of the 25 dB
+        # fell in its last 50 ms, an abrupt gain step by construction, which the loudness
+        # detector rightly reported once in the large corpus)
         a = round(float(rng.uniform(0.1, 0.5)) * seconds * content.SAMPLE_RATE)
         b = min(n, a + round(0.3 * seconds * content.SAMPLE_RATE))
         ramp = np.clip(np.minimum(np.arange(n) - a, b - np.arange(n)) / (0.3 * content.SAMPLE_RATE),
                        0.0, 1.0)
-        gain -= (1.0 - 10.0 ** (-25.0 / 20.0)) * ramp.astype(np.float32)
+        gain = (10.0 ** (-25.0 * ramp / 20.0)).astype(np.float32)
         music = music * gain[:, None]
         negatives.append("quiet_passage")
     elif theme == "bass":
