@@ -2,20 +2,31 @@
 # One-command setup: system packages, the virtual environment at .venv with the project
 # installed (pinned), and the Allure report generator. Safe to re-run.
 #   scripts/setup.sh            everything
+#   scripts/setup.sh --training also the music the audio classifier is trained on
 #   SKIP_APT=1 scripts/setup.sh  skip system packages (already installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TRAINING=0
+for arg in "$@"; do
+  case "$arg" in
+    --training) TRAINING=1 ;;
+    *) echo "setup: unknown option $arg (use --training)" >&2; exit 2 ;;
+  esac
+done
 
 # ffmpeg: decoding, clips; socat/libportaudio2: real-transport tests and audio capture;
 # opencv-doc, frozen-bubble-data: real footage and music the simulated device plays;
 # adb, lirc: the real adb server and lircd the controller tests talk to;
 # pocketsphinx-testdata (read speech), alsa-utils (a voice), gnome-user-docs (a UI screencast):
 # more real content for the evaluation corpus (harness corpus build);
-# jackd2: a real-time software audio device (JACK's dummy backend) the audio capture tests record;
-# funnyboat, mu-cade-data: more real music the audio classifier is trained on
-# (python -m detectors.training.audio_artifacts).
+# jackd2: a real-time software audio device (JACK's dummy backend) the audio capture tests record.
 APT_PACKAGES=(ffmpeg socat libportaudio2 opencv-doc frozen-bubble-data adb lirc
-              pocketsphinx-testdata alsa-utils gnome-user-docs jackd2 funnyboat mu-cade-data)
+              pocketsphinx-testdata alsa-utils gnome-user-docs jackd2)
+# --training: more real music the audio classifier is trained on
+# (python -m detectors.training.audio_artifacts), about 100 MB; no test needs it.
+if [ "$TRAINING" = 1 ]; then
+  APT_PACKAGES+=(funnyboat mu-cade-data singularity-music drascula-music a7xpg-data)
+fi
 if [ "${SKIP_APT:-0}" != 1 ]; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do

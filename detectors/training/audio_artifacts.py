@@ -84,8 +84,34 @@ EXTRA_SOURCES = (
                    "music", (), "funnyboat"),
     *(content.Source(f"music_mcd{k}", _MUCADE / f"mcd{k}.ogg", "music", (), "mu-cade-data") for k in (1, 2, 3, 4)),
 )
-_VAL_EXTRA = ("music_mcd2", "sfx_lose", "sfx_destroy_group")
-SPLIT["train"].update({s.name: (0.0, 1.0) for s in EXTRA_SOURCES if s.name not in _VAL_EXTRA})
+# session 5: more real music, 50 tracks of other composers and styles (Debian singularity-music:
+# 16 ambient/orchestral tracks; drascula-music: 31 adventure-game tracks; a7xpg-data: 3 techno
+# tracks), so the model hears more than five training tracks' timbres; two of each of the first
+# two packages are validation sources
+_SINGULARITY = Path("/usr/share/games/singularity/music")
+_DRASCULA = Path("/usr/share/scummvm/drascula/audio")
+_A7XPG = Path("/usr/share/games/a7xpg/sounds")
+_SINGULARITY_TRACKS = ("A New Journey", "Aberrations", "Advanced Simulacra", "Awakening", "By-Product",
+                       "Coherence", "Deprecation", "Enemy Unknown", "Inevitable", "Media Threat", "Nebula",
+                       "Orbital Elevator", "Through Space", "lose/Chimes They Fade",
+                       "lose/March Thee to Dis", "win/Apex Aleph")
+EXTRA_SOURCES += (
+    *(content.Source("music_sing_" + t.rsplit("/", 1)[-1].lower().replace(" ", "_").replace("-", "_"),
+                     _SINGULARITY / f"{t}.ogg", "music", (), "singularity-music") for t in _SINGULARITY_TRACKS),
+    *(content.Source(f"music_drascula{k}", _DRASCULA / f"track{k}.ogg", "music", (), "drascula-music")
+      for k in range(1, 32)),
+    *(content.Source(f"music_a7xpg{k}", _A7XPG / f"bgm{k}.ogg", "music", (), "a7xpg-data") for k in (1, 2, 3)),
+)
+_VAL_EXTRA = ("music_mcd2", "sfx_lose", "sfx_destroy_group", "music_sing_nebula", "music_sing_coherence",
+              "music_drascula3", "music_drascula15")
+# a second test split of whole tracks never heard in training or validation: the first test split
+# has one music track only (music_intro, 40 % of its segments) and 2-3 s LibriVox readings
+_TEST_MUSIC = ("music_sing_awakening", "music_sing_media_threat", "music_sing_deprecation",
+               "music_sing_through_space", "music_drascula5", "music_drascula9", "music_drascula14",
+               "music_drascula26", "music_a7xpg2")
+SPLIT["test_music"] = {name: (0.0, 1.0) for name in _TEST_MUSIC}
+SPLIT["train"].update({s.name: (0.0, 1.0) for s in EXTRA_SOURCES
+                       if s.name not in _VAL_EXTRA and s.name not in _TEST_MUSIC})
 SPLIT["val"].update({name: (0.0, 1.0) for name in _VAL_EXTRA})
 
 # how often each kind of content is drawn
@@ -194,7 +220,7 @@ def make_specs(split: str, count: int, seed: int, lib: Library,
     labels = list(shares)
     label_p = np.array([shares[k] for k in labels], np.float64)
     label_p /= label_p.sum()
-    split_id = {"train": 0, "val": 1, "test": 2}[split]
+    split_id = {"train": 0, "val": 1, "test": 2, "test_music": 3}[split]
     specs = []
     for i in range(count):
         rng = np.random.default_rng([seed, split_id, i])
@@ -576,6 +602,12 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.time() - started:6.0f} s] {msg}", flush=True)
 
+    missing = sorted({src.package for src in EXTRA_SOURCES if not src.path.is_file()})
+    if missing:
+        # a missing source would silently change the training data (and the weights)
+        print(f"error: training content is not installed: Debian package(s) {', '.join(missing)} "
+              f"(fix: scripts/setup.sh --training, or apt-get install {' '.join(missing)})", file=sys.stderr)
+        return 2
     lib = Library(args.cache)
     train_specs, xtr, train_change = dataset("train", args.train_size, args.seed, lib, args.cache, log)
     # an injection that changed next to nothing (distortion on quiet content) is not its label
@@ -587,6 +619,9 @@ def main(argv: list[str] | None = None) -> int:
     val_specs, xva, val_change = dataset("val", nval, args.seed, lib, args.cache, log, val_shares)
     test_specs, xte, test_change = dataset("test", args.test_size, args.seed, lib, args.cache, log,
                                            {"none": 0.4, **{c: 0.15 for c in A.DEFECTS}})
+    test_shares = {"none": 0.4, **{c: 0.15 for c in A.DEFECTS}}
+    music_specs, xtm, music_change = dataset("test_music", args.test_size, args.seed, lib, args.cache, log,
+                                             test_shares)
     ytr = np.array([A.CLASSES.index(s.label) for s in train_specs])
     data_s = time.time() - started
 
@@ -671,6 +706,10 @@ def main(argv: list[str] | None = None) -> int:
     test_audible = report([s for s, a in zip(test_specs, audible) if a], pt[audible],
                           test_change[audible], threshold)
     val = report(val_specs, pv, val_change, threshold)
+    ptm = clf.probabilities(xtm.astype(np.float32))
+    test_music = report(music_specs, ptm, music_change, threshold)
+    test_all = report(test_specs + music_specs, np.concatenate([pt, ptm]),
+                      np.concatenate([test_change, music_change]), threshold)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
@@ -699,9 +738,12 @@ def main(argv: list[str] | None = None) -> int:
                   for k, v in SPLIT.items()},
         "split_note": "whole sources per split. test = sources never seen in training or validation "
                       "(music_intro, applause, megamind, speech_0880, speech_0930, voice) at the corpus "
-                      "severity ranges; val = music_duo, music_mcd2, speech_0920, sfx_lose, "
+                      "severity ranges; test_music = 9 more music tracks never seen (4 singularity, 4 "
+                      "drascula, 1 a7xpg), same ranges; test_all = both; val = music_duo, music_mcd2, "
+                      "music_sing_nebula/coherence, music_drascula3/15, speech_0920, sfx_lose, "
                       "sfx_destroy_group (none of them in training), corpus severity ranges; train = the "
-                      "rest: music_main, music_funnyboat, music_mcd1/3/4, speech_0870/0890, bigbuckbunny, "
+                      "rest: music_main, music_funnyboat, music_mcd1/3/4, 10 singularity, 25 drascula and 2 "
+                      "a7xpg tracks, speech_0870/0890, bigbuckbunny, "
                       "typewriter (its strikes over music beds, never looped), alsa_* (the speaker of "
                       "'voice', other words) and the other sfx_* (frozen-bubble sound effects). LibriVox "
                       "sources have their own 60 Hz mains hum removed (detectors.synth.content.remove_mains)",
@@ -722,11 +764,14 @@ def main(argv: list[str] | None = None) -> int:
         "test_audible": {"rule": "defect examples whose injection changed the content by at least -30 dB "
                                  "relative to its RMS (all clean examples kept)",
                          "dropped": int((~audible).sum()), **test_audible},
+        "test_music": test_music,
+        "test_all": test_all,
         "val": val,
     }
     if not args.no_card:
         args.out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
-    log(f"test balanced accuracy {test['balanced_accuracy']:.4f}, audible {test_audible['balanced_accuracy']:.4f}; "
+    log(f"test balanced accuracy {test['balanced_accuracy']:.4f}, audible {test_audible['balanced_accuracy']:.4f}, "
+        f"test_music {test_music['balanced_accuracy']:.4f}, both {test_all['balanced_accuracy']:.4f}; "
         f"min_probability {threshold}; val clean FP {val['detector']['clean_false_positive_segments']}/"
         f"{val['detector']['clean_segments']}; train {train_s:.0f} s")
     print(json.dumps({"recall": test["recall"], "confusion": test["confusion_matrix"]["matrix"]}, indent=None))
