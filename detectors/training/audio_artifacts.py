@@ -578,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
-    p.add_argument("--train-size", type=int, default=30000)
+    p.add_argument("--train-size", type=int, default=60000)
     p.add_argument("--val-clean", type=int, default=3600, help="clean validation segments (an hour)")
     p.add_argument("--val-defect", type=int, default=300, help="validation segments per defect class")
     p.add_argument("--test-size", type=int, default=5000)
