@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness import __version__
+from harness.threads import MathThreadsError, limit_loaded_math_threads
 from harness.errors import BadInput, HarnessError, InfrastructureError, ProfileError
 
 if TYPE_CHECKING:
@@ -326,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        limit_loaded_math_threads()
+    except MathThreadsError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except (BadInput, ProfileError) as exc:

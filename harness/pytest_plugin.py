@@ -26,6 +26,7 @@ import pytest
 from harness import __version__
 from harness.errors import BadInput, HarnessError, InfrastructureError, ProfileError
 from harness.profile import Profile, load_profile
+from harness.threads import MathThreadsError, limit_loaded_math_threads
 
 INJECT_RE = re.compile(r"^(?P<kind>[a-z_]+)@(?P<at>\d+(?:\.\d+)?)s?"
                        r"(?:\+(?P<duration>\d+(?:\.\d+)?)s?)?(?::(?P<severity>\d*\.?\d+))?$")
@@ -64,6 +65,10 @@ def parse_inject(spec: str) -> dict:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        limit_loaded_math_threads()     # one OpenBLAS/OpenMP thread (harness/threads.py)
+    except MathThreadsError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.addinivalue_line("markers", "inject(kind, at, duration=1.0, severity=1.0, **params): "
                             "inject a defect into the simulated device, `at` s after the test starts")
     config.addinivalue_line("markers", "requires(*features): skip unless the device profile "
