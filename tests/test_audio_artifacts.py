@@ -266,3 +266,46 @@ def test_tiny_training_run(tmp_path):
     a = torch.load(out, weights_only=True)["state_dict"]
     b = torch.load(out2, weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("codec, kbps", [("aac", 128), ("mp3", 192), ("opus", 96)])
+def test_carrier_codec_keeps_each_segment_in_place(music, codec, kbps):
+    # training passes some examples through a transparent codec, many segments in one encode:
+    # each must come back where it was (an offset would put the gap's silence in a segment
+    # labelled by its defect) and nearly unchanged (a transparent bitrate)
+    from detectors.training import audio_artifacts as train
+    segments = [music[k * RATE:(k + 1) * RATE] for k in range(3)]
+    coded = train.carried(segments, (codec, kbps))
+    for seg, out in zip(segments, coded):
+        assert out.shape == seg.shape
+        lags = range(-64, 65)
+        match = [float(np.dot(np.roll(out[:, 0], lag)[2000:-2000], seg[2000:-2000, 0])) for lag in lags]
+        assert int(np.argmax(match)) == 64, f"{codec}: output shifted by {int(np.argmax(match)) - 64} samples"
+        err = out[2000:-2000] - seg[2000:-2000]
+        snr = 10 * np.log10(np.mean(seg[2000:-2000] ** 2) / np.mean(err ** 2))
+        assert snr > 10.0, f"{codec} at {kbps} kbps: {snr:.1f} dB"
+
+
+def test_carrier_share_changes_training_specs_only(tmp_path):
+    import dataclasses
+
+    from detectors.training import audio_artifacts as train
+
+    class SilentLibrary(train.Library):   # the specs need only the sources' lengths
+        def get(self, name):
+            return np.zeros((10 * RATE, 2), np.float32)
+
+    lib = SilentLibrary(tmp_path)
+    if not train._available("train", lib):
+        pytest.skip("no training source installed")
+    plain = train.make_specs("train", 600, 0, lib)
+    coded = train.make_specs("train", 600, 0, lib, carrier_share=0.2)
+    assert all(s.carrier is None for s in plain)
+    # the carrier has its own generator: every other draw stays as it was (the committed
+    # weights' data, share 0, unchanged)
+    assert [dataclasses.replace(s, carrier=None) for s in coded] == plain
+    share = np.mean([s.carrier is not None for s in coded])
+    assert 0.13 < share < 0.27
+    assert not any(s.carrier and s.mode == "lossy" for s in coded)
+    assert {s.carrier[0] for s in coded if s.carrier} == set(train.CARRIER_KBPS)
+    assert all(s.carrier is None for s in train.make_specs("test", 300, 0, lib, carrier_share=0.2))
