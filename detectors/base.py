@@ -133,6 +133,13 @@ class Detector:
     def finish(self) -> list[Event]:
         return []
 
+    @property
+    def measurements(self) -> dict[str, Any]:
+        """Figures over everything fed so far that are no event (the loudness detector's
+        integrated loudness, loudness range, true peak against its target): ``harness analyze``
+        writes them under ``measurements`` by detector name. Empty for most detectors."""
+        return {}
+
 
 # name -> "module:Class"; imported on first use so a registry lookup never pulls heavy deps.
 _REGISTRY: dict[str, str] = {

@@ -54,6 +54,10 @@ class _DetectorBank:
             self.events.extend(detector.finish())
         return merge_events(self.events)
 
+    def measurements(self) -> dict[str, Any]:
+        """Each detector's :attr:`~detectors.base.Detector.measurements`, by name (those with any)."""
+        return {d.name: m for d in self.detectors if (m := d.measurements)}
+
 
 def _events_json(events: list[Event]) -> list[dict[str, Any]]:
     return [e.to_json() for e in sorted(events, key=lambda e: (e.start_s, e.kind))]
@@ -73,6 +77,7 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
     if info.audio is None:
         audio_names = []
     events = []
+    measurements: dict[str, Any] = {}
     frames = 0
     last_t = 0.0
     if video_names:
@@ -88,6 +93,7 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
         finally:
             source.close()
         events += bank_v.finish()
+        measurements.update(bank_v.measurements())
         if frames == 0:
             raise BadInput(f"{path}: no video frame could be decoded")
     audio_end = 0.0
@@ -119,6 +125,7 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
         finally:
             source_a.close()
         events += bank_a.finish()
+        measurements.update(bank_a.measurements())
     duration = info.duration_s
     if duration is None:
         fps = info.video.fps if info.video else 0
@@ -135,7 +142,7 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
             "sample_rate": info.audio.sample_rate, "channels": info.audio.channels},
         "detectors": video_names + audio_names,
         "events": _events_json(events),
-        "measurements": {},
+        "measurements": measurements,
     }
     return result
 
@@ -184,6 +191,7 @@ def analyze_live(source: str, detectors: str | list[str] | None = "all",
     finally:
         capture.close()
     events = bank.finish()
+    measurements = {"capture": capture.stats.as_dict(), **bank.measurements()}
     fps = capture.info.fps
     span = 0.0 if first_t is None or last_t is None else last_t - first_t + (1 / fps if fps else 0)
     return {
@@ -194,5 +202,5 @@ def analyze_live(source: str, detectors: str | list[str] | None = "all",
         "audio": None,
         "detectors": video_names,
         "events": _events_json(events),
-        "measurements": {"capture": capture.stats.as_dict()},
+        "measurements": measurements,
     }

@@ -3,6 +3,7 @@
     harness devices                 list profiles in devices/ and validate each
     harness devices check NAME      build NAME's controller and capture, read a frame, report
     harness analyze SOURCE... [--detectors k1,k2|all] [--json PATH|-] [--duration S]
+                    [--device NAME] [--set DETECTOR.FIELD=VALUE ...]
                                     SOURCE: a media file, a capture device or a stream URL
     harness calibrate DEVICE [--seconds S] [--pattern PATH] [--dry-run]
                                     measure the capture chain's own A/V offset
@@ -137,6 +138,46 @@ def _check_controller(profile: Profile, controller: RemoteControl) -> bool:
     return not problems
 
 
+def _analyze_thresholds(device: str | None, settings: list[str]) -> dict[str, dict]:
+    """Detector settings for ``harness analyze``: a device profile's ``thresholds`` (its
+    loudness standard, say), then each ``--set DETECTOR.FIELD=VALUE`` (VALUE read as YAML:
+    ``0.5``, ``true``, ``atsc_a85``), each detector's whole settings validated as a profile's are."""
+    import yaml
+    from pydantic import ValidationError
+
+    from detectors import base as registry
+    from harness.profile import load_profile
+
+    thresholds: dict[str, dict] = {}
+    if device is not None:
+        thresholds = {name: dict(params) for name, params in load_profile(device).thresholds.items()}
+    for item in settings:
+        target, eq, raw = item.partition("=")
+        name, dot, field = target.strip().rpartition(".")
+        if not eq or not dot or not name or not field:
+            raise BadInput(f"--set {item!r}: expected DETECTOR.FIELD=VALUE "
+                           f"(e.g. --set loudness.standard=atsc_a85; `harness detectors` lists them)")
+        registry.detector_class(name)          # an unknown detector: BadInput naming the choices
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            value = raw
+        thresholds.setdefault(name, {})[field] = value
+    for name, params in thresholds.items():
+        try:
+            registry.detector_class(name).Config.model_validate(params)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                where = ".".join(str(p) for p in err["loc"]) or "(settings)"
+                reason = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+                problems.append(f"{name}.{where}: {reason}")
+            origin = f" (from --set or the profile {device})" if device else " (from --set)"
+            raise BadInput(f"detector settings{origin}: {'; '.join(problems)} "
+                           f"(fix: `harness detectors` lists each detector's fields and values)") from None
+    return thresholds
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from harness.analyze import analyze
 
@@ -144,7 +185,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     if args.duration is not None and args.duration <= 0:
         raise BadInput(f"--duration must be > 0 seconds, got {args.duration:g}")
-    results = [analyze(path, args.detectors, duration_s=args.duration) for path in args.files]
+    thresholds = _analyze_thresholds(args.device, args.set or [])
+    results = [analyze(path, args.detectors, thresholds, duration_s=args.duration) for path in args.files]
     payload = results[0] if len(results) == 1 else results
     text = json.dumps(payload, indent=2)
     if args.json in (None, "-"):
@@ -279,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the JSON result to PATH (or - / no value: stdout)")
     p.add_argument("--duration", type=float, default=None, metavar="S",
                    help="analyse S seconds (default: a live source until it ends, a file whole)")
+    p.add_argument("--device", metavar="NAME|PATH",
+                   help="take the detector settings (thresholds: the loudness standard, ...) of "
+                        "this device profile")
+    p.add_argument("--set", action="append", metavar="DETECTOR.FIELD=VALUE",
+                   help="one detector setting, e.g. loudness.standard=atsc_a85 (repeatable; wins "
+                        "over --device)")
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("calibrate", help="measure the capture chain's own A/V offset with a "

@@ -4,6 +4,7 @@ audio detector suite, through the real console script."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,53 @@ def test_analyze_audio_only_with_video_detectors_only(sources):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["detectors"] == [] and result["events"] == []
+
+
+@pytest.mark.parametrize("ext", ["wav", "m4a", "mp4"])
+def test_analyze_reports_programme_loudness_as_ffmpeg_ebur128_measures_it(sources, ext, ffmpeg):
+    # loudness figures are no event: a file at any level has them, under measurements.loudness
+    proc = run("analyze", str(sources[ext]), "--detectors", AUDIO, "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    loud = json.loads(proc.stdout)["measurements"]["loudness"]
+    err = subprocess.run([ffmpeg, "-hide_banner", "-nostats", "-i", str(sources[ext]), "-af",
+                          "ebur128=peak=true", "-f", "null", "-"], capture_output=True, text=True).stderr
+    summary = err[err.rfind("Summary"):]
+    ref = {key: float(re.search(pattern, summary).group(1)) for key, pattern in
+           (("integrated_lufs", r"I:\s+(-?[\d.]+)"), ("lra_lu", r"LRA:\s+(-?[\d.]+)"),
+            ("true_peak_dbtp", r"Peak:\s+(-?[\d.]+)"))}
+    assert loud["integrated_lufs"] == pytest.approx(ref["integrated_lufs"], abs=0.15)
+    assert loud["lra_lu"] == pytest.approx(ref["lra_lu"], abs=0.5)
+    assert loud["true_peak_dbtp"] == pytest.approx(ref["true_peak_dbtp"], abs=0.3)
+    assert loud["target_lufs"] == -23.0 and loud["standard"] == "ebu_r128"
+
+
+def test_analyze_measurements_follow_the_detectors_run(sources):
+    proc = run("analyze", str(sources["wav"]), "--detectors", "silence,hum", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["measurements"] == {}
+
+
+@pytest.mark.parametrize("options, target", [
+    ([], -23.0),                                                   # EBU R128, the default
+    (["--set", "loudness.standard=atsc_a85"], -24.0),
+    (["--device", "cablebox-ir"], -24.0),                          # the profile's standard
+    (["--device", "cablebox-ir", "--set", "loudness.standard=streaming"], -14.0),   # --set wins
+    (["--set", "loudness.target_lufs=-16", "--set", "loudness.tolerance_lu=0.5"], -16.0),
+])
+def test_analyze_loudness_target_from_profile_or_option(sources, options, target):
+    proc = run("analyze", str(sources["wav"]), "--detectors", "loudness", "--json", "-", *options)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["measurements"]["loudness"]["target_lufs"] == target
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("loudness.standard=bogus", "loudness.standard: Input should be"),
+    ("loudness.nope=3", "loudness.nope: unknown field"),
+    ("loud.standard=ebu_r128", "unknown detector 'loud'"),
+    ("loudness", "expected DETECTOR.FIELD=VALUE"),
+])
+def test_analyze_bad_setting_is_one_clear_line(sources, setting, message):
+    proc = run("analyze", str(sources["wav"]), "--detectors", "loudness", "--set", setting)
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
