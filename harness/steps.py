@@ -114,6 +114,9 @@ class StepResult:
     audio_chunks_analysed: int = 0
     segment: Segment | None = None
     status: str = "running"  # passed | failed | broken
+    #: figures over the step that are no event, by detector (``loudness``: integrated
+    #: loudness, LRA, true peak against the profile's target)
+    measurements: dict[str, Any] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return self.status == "passed"
@@ -131,6 +134,7 @@ class StepResult:
             "frames_analysed": self.frames_analysed,
             "audio_chunks_analysed": self.audio_chunks_analysed,
             "capture": self.capture,
+            "measurements": self.measurements,
             "recording": {"frames_kept": len(self.segment) if self.segment else 0,
                           "frames_discarded": self.segment.discarded_frames if self.segment else 0},
         }
@@ -259,6 +263,8 @@ class Step:
         # and the classifier), their overlapping events become one, each one's details kept
         # (expectations still judge their own detector's events)
         result.events = merge_events([e for events in self._events.values() for e in events])
+        result.measurements = {name: m for name, detector in zip(self.detector_names, self.detectors)
+                               if (m := detector.measurements)}
         result.frames_analysed, result.audio_chunks_analysed = self._frames, self._chunks
         result.capture = stats_delta(self._stats_before, dut.capture_stats())
         result.segment = self._recorder.finish(end, dut.keylog)

@@ -195,3 +195,16 @@ def test_step_keeps_its_capture_as_a_file(dut, tmp_path):
     info = probe(tmp_path / "steps" / "kept.mp4")
     assert info.video is not None and info.audio is not None
     assert info.duration_s == pytest.approx(2.0, abs=0.25)
+
+
+def test_step_carries_programme_loudness(dut):
+    # figures that are no event (the loudness detector's) come with the step's result and its
+    # detectors.json evidence
+    to_player(dut)
+    with dut.step("play", expect=[no("silence")], detectors=["loudness"]) as step:
+        dut.wait(5.0)
+    loud = step.result.measurements["loudness"]
+    assert loud["integrated_lufs"] is not None and -60 < loud["integrated_lufs"] < 0
+    assert loud["target_lufs"] == -23.0 and loud["true_peak_dbtp"] <= 0.5
+    assert step.result.to_json()["measurements"] == step.result.measurements
+    assert set(step.result.measurements) == {"loudness"}      # silence has no figures of its own
