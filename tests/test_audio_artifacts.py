@@ -309,3 +309,16 @@ def test_carrier_share_changes_training_specs_only(tmp_path):
     assert not any(s.carrier and s.mode == "lossy" for s in coded)
     assert {s.carrier[0] for s in coded if s.carrier} == set(train.CARRIER_KBPS)
     assert all(s.carrier is None for s in train.make_specs("test", 300, 0, lib, carrier_share=0.2))
+
+
+def test_hum_margin_measures_hum_against_the_content_in_its_bins():
+    from detectors.training.audio_hum_masking import hum_margin_db
+    t = np.arange(RATE) / RATE
+    quiet = (0.01 * np.sin(2 * np.pi * 440 * t))[:, None].repeat(2, axis=1).astype(np.float32)
+    noise = (0.3 * np.random.default_rng(0).standard_normal((RATE, 2))).astype(np.float32)
+    # over a quiet tone far from the mains lines the hum stands far out; under loud broadband
+    # noise, 10 dB more hum (severity +0.2) is 10 dB more margin, and the faint one is masked
+    assert hum_margin_db(quiet, fx.add_hum(quiet, RATE, 0.0, 50.0, 0.5), 50.0) > 40.0
+    weak, strong = (hum_margin_db(noise, fx.add_hum(noise, RATE, 0.0, 50.0, sev), 50.0)
+                    for sev in (0.2, 0.4))
+    assert weak < 0.0 and strong - weak == pytest.approx(10.0, abs=0.01)
