@@ -28,7 +28,7 @@ def run(*args):
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory, ffmpeg):
     """A 6 s tone-and-noise programme with a dropout at 2.0-2.6 s and 50 Hz hum from 3.5 s,
-    written as wav, then encoded to flac, ogg (Vorbis), m4a (AAC) and an mp4 with a picture."""
+    written as wav, then encoded to flac, ogg (Vorbis), m4a (AAC), mp3 and an mp4 with a picture."""
     root = tmp_path_factory.mktemp("audio")
     rng = np.random.default_rng(0)
     t = np.arange(6 * RATE) / RATE
@@ -41,7 +41,8 @@ def sources(tmp_path_factory, ffmpeg):
     sf.write(wav, audio.samples, RATE, subtype="PCM_24")
     files = {"wav": wav}
     for ext, codec in (("flac", ["-c:a", "flac"]), ("ogg", ["-c:a", "libvorbis", "-q:a", "6"]),
-                       ("m4a", ["-c:a", "aac", "-b:a", "192k"])):
+                       ("m4a", ["-c:a", "aac", "-b:a", "192k"]),
+                       ("mp3", ["-c:a", "libmp3lame", "-b:a", "192k"])):
         path = root / f"prog.{ext}"
         subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(wav), *codec, str(path)],
                        check=True)
@@ -55,7 +56,7 @@ def sources(tmp_path_factory, ffmpeg):
     return files
 
 
-@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "m4a", "mp4"])
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "m4a", "mp3", "mp4"])
 def test_analyze_audio_file(sources, ext):
     proc = run("analyze", str(sources[ext]), "--detectors", AUDIO, "--json", "-")
     assert proc.returncode == 0, proc.stderr
