@@ -630,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
-    p.add_argument("--train-size", type=int, default=120000)
+    p.add_argument("--train-size", type=int, default=240000)
     p.add_argument("--carrier-share", type=float, default=0.0,
                    help="share of the training examples passed through a transparent codec (AAC, MP3, "
                         "Opus at good bitrates) as a capture or an MP4 soundtrack would be (default 0)")
