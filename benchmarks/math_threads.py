@@ -60,7 +60,9 @@ for chunk in fed:
 for det in bank:
     det.finish()
 wall = time.perf_counter() - start
-threads = {d["internal_api"]: d["num_threads"] for d in threadpool_info()}
+threads = {}   # the most threads any library of each kind may use (numpy, scipy and torch each
+for d in threadpool_info():   # bring their own OpenBLAS; torch sets its own to 1)
+    threads[d["internal_api"]] = max(threads.get(d["internal_api"], 0), d["num_threads"])
 print(json.dumps({"seconds": data.shape[0] / rate, "wall": wall, "threads": threads}))
 """
 

@@ -25,8 +25,13 @@ else:
     import harness, numpy
 import numpy as np
 np.ones((300, 300)) @ np.ones((300, 300))          # OpenBLAS's pool started
+import scipy.linalg                                # scipy's own OpenBLAS, loaded after harness
+scipy.linalg.solve(np.eye(300), np.ones(300))
 from threadpoolctl import threadpool_info
-print(json.dumps({d["internal_api"]: d["num_threads"] for d in threadpool_info()}))
+threads = {}   # the most threads of any library of each kind (numpy, scipy, torch: an OpenBLAS each)
+for d in threadpool_info():
+    threads[d["internal_api"]] = max(threads.get(d["internal_api"], 0), d["num_threads"])
+print(json.dumps(threads))
 """
 
 
@@ -106,4 +111,4 @@ def test_this_pytest_run_has_one_math_thread(cores):
     if cores < 2 or any(v in os.environ and v not in threads.SET_AT_IMPORT for v in threads.MATH_THREAD_VARS):
         pytest.skip("one core, or the user chose the math threads")
     from threadpoolctl import threadpool_info
-    assert {d["internal_api"]: d["num_threads"] for d in threadpool_info()}.get("openblas") == 1
+    assert max(d["num_threads"] for d in threadpool_info() if d["internal_api"] == "openblas") == 1
