@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -455,21 +456,50 @@ def carried(segments: list[np.ndarray], carrier: tuple[str, int]) -> list[np.nda
             for k in range(len(segments))]
 
 
-def render(specs: list[Spec], lib: Library, log=None) -> tuple[np.ndarray, np.ndarray]:
+def _example(spec: Spec, clean: np.ndarray, damaged: np.ndarray,
+             heard: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """One example's features and how much its injection changed the content (dB re its RMS;
+    ``-inf`` for none).  ``heard``: what the model gets when it is not ``damaged`` itself (a
+    carrier codec's output: its own changes do not count)."""
+    feat = A.segment_features([damaged if heard is None else heard], RATE)[0]
+    change = -np.inf
+    if spec.label != "none":
+        diff = float(np.sqrt(np.mean(np.square(damaged - clean, dtype=np.float64))))
+        ref = float(np.sqrt(np.mean(np.square(clean, dtype=np.float64))))
+        # an injection that changed nothing (distortion of a muted segment) is not its label
+        change = 20 * np.log10(diff / max(ref, 1e-9)) if diff > 1e-7 else -np.inf
+    return feat, change
+
+
+# (specs, library) of the render in progress, inherited by forked workers
+_RENDERING: tuple[list[Spec], Library] | None = None
+_PART = 1000   # examples per worker task
+
+
+def _render_part(idx: list[int]) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Features and changes of the plain examples ``idx`` (no codec on the way) of
+    :data:`_RENDERING`; each example depends on its own spec only, so any split of the work
+    gives the same numbers."""
+    specs, lib = _RENDERING
+    feats = np.zeros((len(idx), A.FEATURE_DIM), np.float16)
+    change = np.full(len(idx), -np.inf, np.float32)
+    for j, i in enumerate(idx):
+        clean = shaped(specs[i], lib)
+        feats[j], change[j] = _example(specs[i], clean, inject(specs[i], clean))
+    return idx, feats, change
+
+
+def render(specs: list[Spec], lib: Library, log=None, jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Features ``(n, FEATURE_DIM)`` float16 and a per-example defect measure: the ratio in
-    dB of what the injection changed to the content (``-inf`` for none)."""
+    dB of what the injection changed to the content (``-inf`` for none).  The plain examples
+    are rendered by ``jobs`` forked processes (the same numbers as one: each example has its
+    own generator); those through a codec are encoded in batches here, in spec order."""
+    global _RENDERING
     feats = np.zeros((len(specs), A.FEATURE_DIM), np.float16)
     change_db = np.full(len(specs), -np.inf, np.float32)
 
     def store(i: int, clean: np.ndarray, damaged: np.ndarray, heard: np.ndarray | None = None) -> None:
-        # ``heard``: what the model gets when it is not ``damaged`` itself (a carrier codec's
-        # output: its own changes do not count in change_db)
-        feats[i] = A.segment_features([damaged if heard is None else heard], RATE)[0]
-        if specs[i].label != "none":
-            diff = float(np.sqrt(np.mean(np.square(damaged - clean, dtype=np.float64))))
-            ref = float(np.sqrt(np.mean(np.square(clean, dtype=np.float64))))
-            # an injection that changed nothing (distortion of a muted segment) is not its label
-            change_db[i] = 20 * np.log10(diff / max(ref, 1e-9)) if diff > 1e-7 else -np.inf
+        feats[i], change_db[i] = _example(specs[i], clean, damaged, heard)
 
     lossy: dict[int, list[int]] = {}
     for i, s in enumerate(specs):
@@ -495,24 +525,44 @@ def render(specs: list[Spec], lib: Library, log=None) -> tuple[np.ndarray, np.nd
                 store(i, clean, damaged, heard)
 
     for i, s in enumerate(specs):
-        if s.label == "distortion" and s.mode == "lossy":
+        if s.carrier is None or (s.label == "distortion" and s.mode == "lossy"):
             continue
         clean = shaped(s, lib)
-        if s.carrier is None:
-            store(i, clean, inject(s, clean))
-        else:
-            waiting.setdefault(s.carrier, []).append((i, clean, inject(s, clean)))
-            if len(waiting[s.carrier]) >= 100:
-                flush(s.carrier)
-        if log and i % 5000 == 4999:
-            log(f"  {i + 1}/{len(specs)} segments")
+        waiting.setdefault(s.carrier, []).append((i, clean, inject(s, clean)))
+        if len(waiting[s.carrier]) >= 100:
+            flush(s.carrier)
     for carrier in list(waiting):
         flush(carrier)
+    plain = [i for i, s in enumerate(specs)
+             if s.carrier is None and not (s.label == "distortion" and s.mode == "lossy")]
+    parts = [plain[k:k + _PART] for k in range(0, len(plain), _PART)]
+    _RENDERING = (specs, lib)
+    done, step = 0, 5000
+    try:
+        if jobs > 1 and len(parts) > 1:
+            import multiprocessing
+            with multiprocessing.get_context("fork").Pool(min(jobs, len(parts))) as pool:
+                results = pool.imap_unordered(_render_part, parts)
+                for idx, f, c in results:
+                    feats[idx], change_db[idx] = f, c
+                    done += len(idx)
+                    if log and done // step != (done - len(idx)) // step:
+                        log(f"  {done}/{len(plain)} plain segments ({jobs} processes)")
+        else:
+            for part in parts:
+                idx, f, c = _render_part(part)
+                feats[idx], change_db[idx] = f, c
+                done += len(idx)
+                if log and done // step != (done - len(idx)) // step:
+                    log(f"  {done}/{len(plain)} plain segments")
+    finally:
+        _RENDERING = None
     return feats, change_db
 
 
 def dataset(split: str, count: int, seed: int, lib: Library, cache: Path, log,
-            class_shares: dict[str, float] | None = None, carrier_share: float = 0.0):
+            class_shares: dict[str, float] | None = None, carrier_share: float = 0.0,
+            jobs: int = 1):
     parts = [DATA_VERSION, SOURCE_VERSION, split, count, seed, class_shares, SPLIT[split],
              A.N_FFT, A.HOP, A.N_MELS, A.FMIN, A.FMAX, A.FEATURE_RATE, A.AUX_NAMES]
     if carrier_share:   # (absent when 0: the caches of the data without carriers stay valid)
@@ -525,7 +575,7 @@ def dataset(split: str, count: int, seed: int, lib: Library, cache: Path, log,
         return specs, data["feats"], data["change_db"]
     t = time.time()
     log(f"generating {split}: {count} segments")
-    feats, change = render(specs, lib, log)
+    feats, change = render(specs, lib, log, jobs)
     np.savez(path, feats=feats, change_db=change)
     log(f"  {split} generated in {time.time() - t:.0f} s")
     return specs, feats, change
@@ -631,6 +681,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
     p.add_argument("--train-size", type=int, default=240000)
+    p.add_argument("--jobs", type=int, default=None,
+                   help="processes rendering the examples (default: the CPUs this process may use; "
+                        "the data, and so the weights, are the same for any number)")
     p.add_argument("--carrier-share", type=float, default=0.0,
                    help="share of the training examples passed through a transparent codec (AAC, MP3, "
                         "Opus at good bitrates) as a capture or an MP4 soundtrack would be (default 0)")
@@ -663,25 +716,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: training content is not installed: Debian package(s) {', '.join(missing)} "
               f"(fix: scripts/setup.sh --training, or apt-get install {' '.join(missing)})", file=sys.stderr)
         return 2
+    jobs = args.jobs or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    if jobs < 1:
+        print(f"error: --jobs {args.jobs}: at least 1", file=sys.stderr)
+        return 2
     lib = Library(args.cache)
     if not 0.0 <= args.carrier_share <= 1.0:
         print(f"error: --carrier-share {args.carrier_share}: a share of the training examples, 0 to 1",
               file=sys.stderr)
         return 2
     train_specs, xtr, train_change = dataset("train", args.train_size, args.seed, lib, args.cache, log,
-                                             carrier_share=args.carrier_share)
+                                             carrier_share=args.carrier_share, jobs=jobs)
     # an injection that changed next to nothing (distortion on quiet content) is not its label
     keep = audible_subset(train_specs, train_change, TRAIN_FLOOR_DB)
     train_specs, xtr = [s for s, k in zip(train_specs, keep) if k], xtr[keep]
     log(f"train: {int(keep.sum())} segments kept, {int((~keep).sum())} with an inaudible injection left out")
     nval = args.val_clean + 4 * args.val_defect
     val_shares = {"none": args.val_clean, **{c: args.val_defect for c in A.DEFECTS}}
-    val_specs, xva, val_change = dataset("val", nval, args.seed, lib, args.cache, log, val_shares)
+    val_specs, xva, val_change = dataset("val", nval, args.seed, lib, args.cache, log, val_shares, jobs=jobs)
     test_specs, xte, test_change = dataset("test", args.test_size, args.seed, lib, args.cache, log,
-                                           {"none": 0.4, **{c: 0.15 for c in A.DEFECTS}})
+                                           {"none": 0.4, **{c: 0.15 for c in A.DEFECTS}}, jobs=jobs)
     test_shares = {"none": 0.4, **{c: 0.15 for c in A.DEFECTS}}
     music_specs, xtm, music_change = dataset("test_music", args.test_size, args.seed, lib, args.cache, log,
-                                             test_shares)
+                                             test_shares, jobs=jobs)
     ytr = np.array([A.CLASSES.index(s.label) for s in train_specs])
     data_s = time.time() - started
 
