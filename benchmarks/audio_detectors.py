@@ -31,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import REPO, detectors_of, pinned, timed, tools  # noqa: E402 (benchmarks/common.py)
+from common import REPO, detectors_of, pinned, publish, timed, tools  # noqa: E402 (benchmarks/common.py)
 RESULTS = REPO / "benchmarks" / "results" / "audio_detectors.txt"
 MUSIC = (Path("/usr/share/games/frozen-bubble/snd/frozen-mainzik-1p.ogg"),
          Path("/usr/share/games/frozen-bubble/snd/introzik.ogg"))
@@ -173,11 +173,7 @@ def main() -> int:
     ]
     for name, reason in inner["failed"].items():
         lines.append(f"NOT RUN (failed to start): {name}: {reason}")
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    publish(lines, args.output)
     return 0
 
 

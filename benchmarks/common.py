@@ -45,3 +45,12 @@ def tools() -> tuple[str, str] | None:
         print("ffmpeg is required (scripts/setup.sh installs it)", file=sys.stderr)
         return None
     return ffmpeg, str(Path(sys.executable).parent / "harness")
+
+
+def publish(lines: list[str], output: str | Path) -> None:
+    """Print a benchmark's result lines and write them to ``output`` (its results file)."""
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)

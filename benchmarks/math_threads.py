@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 from audio_detectors import make_file  # noqa: E402 (benchmarks/audio_detectors.py)
-from common import REPO, detectors_of, tools  # noqa: E402 (benchmarks/common.py)
+from common import REPO, detectors_of, publish, tools  # noqa: E402 (benchmarks/common.py)
 
 RESULTS = REPO / "benchmarks" / "results" / "math_threads.txt"
 MATH_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -125,11 +125,7 @@ def main() -> int:
         lines.append(f"{label:52s} {th:>18s} {r['wall']:8.2f} {seconds / r['wall']:11.1f}")
     ratio = best["libraries' default"]["wall"] / best["harness default"]["wall"]
     lines += ["", f"harness default / libraries' default: {ratio:.2f}x the speed"]
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    publish(lines, args.output)
     return 0
 
 

@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, detectors_of, pinned, timed, tools  # noqa: E402 (benchmarks/common.py)
+from common import REPO, detectors_of, pinned, publish, timed, tools  # noqa: E402 (benchmarks/common.py)
 RESULTS = REPO / "benchmarks" / "results" / "video_detectors.txt"
 FOOTAGE = (Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi"),
            Path("/usr/share/doc/opencv-doc/examples/data/Megamind.avi"))
@@ -178,11 +178,7 @@ def main() -> int:
                       f"tcp://127.0.0.1 (capture thread decoding, every video detector, one "
                       f"core): skipped (dropped from the capture ring) {live['dropped']}, "
                       f"duplicated {live['duplicated']}, events {live['events']}"]
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    publish(lines, args.output)
     return 0
 
 
