@@ -146,7 +146,7 @@ def _analyze_thresholds(device: str | None, settings: list[str]) -> dict[str, di
     from pydantic import ValidationError
 
     from detectors import base as registry
-    from harness.profile import load_profile
+    from harness.profile import load_profile, problems_from
 
     thresholds: dict[str, dict] = {}
     if device is not None:
@@ -166,12 +166,8 @@ def _analyze_thresholds(device: str | None, settings: list[str]) -> dict[str, di
     for name, params in thresholds.items():
         try:
             registry.detector_class(name).Config.model_validate(params)
-        except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                where = ".".join(str(p) for p in err["loc"]) or "(settings)"
-                reason = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-                problems.append(f"{name}.{where}: {reason}")
+        except ValidationError as exc:   # worded as a profile's thresholds are
+            problems = [f"{where}: {reason}" for where, reason, _ in problems_from(exc, name)]
             origin = f" (from --set or the profile {device})" if device else " (from --set)"
             raise BadInput(f"detector settings{origin}: {'; '.join(problems)} "
                            f"(fix: `harness detectors` lists each detector's fields and values)") from None

@@ -133,7 +133,8 @@ _FIXES = {
 }
 
 
-def _problems_from(error: ValidationError, prefix: str = "") -> list[tuple[str, str, str]]:
+def problems_from(error: ValidationError, prefix: str = "") -> list[tuple[str, str, str]]:
+    """``(where, what is wrong, fix)`` for each error of ``error``, ``where`` under ``prefix``."""
     problems = []
     for item in error.errors():
         path = _loc(tuple(item["loc"]))
@@ -165,7 +166,7 @@ def load_profile(name_or_path: str | Path, devices_dir: Path = DEVICES_DIR) -> P
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(source, _problems_from(exc)) from None
+        raise ProfileError(source, problems_from(exc)) from None
     profile.source = source
     problems = check_bindings(profile)
     if problems:
@@ -193,7 +194,7 @@ def check_bindings(profile: Profile) -> list[tuple[str, str, str]]:
         try:
             backend.Params.model_validate(spec.params)
         except ValidationError as exc:
-            problems.extend(_problems_from(exc, f"{section}.params"))
+            problems.extend(problems_from(exc, f"{section}.params"))
     for key in profile.controller.keymap:
         if not key or not key.replace("_", "").isalnum():
             problems.append((f"controller.keymap.{key}", "key names are letters, digits and _",
@@ -210,11 +211,11 @@ def check_bindings(profile: Profile) -> list[tuple[str, str, str]]:
         try:
             cls.Config.model_validate(params)
         except ValidationError as exc:
-            problems.extend(_problems_from(exc, f"thresholds.{name}"))
+            problems.extend(problems_from(exc, f"thresholds.{name}"))
     if profile.sim is not None:
         from harness.sim.device import SimSettings
         try:
             SimSettings.model_validate(profile.sim)
         except ValidationError as exc:
-            problems.extend(_problems_from(exc, "sim"))
+            problems.extend(problems_from(exc, "sim"))
     return problems
