@@ -476,24 +476,36 @@ _RENDERING: tuple[list[Spec], Library] | None = None
 _PART = 1000   # examples per worker task
 
 
-def _render_part(idx: list[int]) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """Features and changes of the plain examples ``idx`` (no codec on the way) of
-    :data:`_RENDERING`; each example depends on its own spec only, so any split of the work
-    gives the same numbers."""
+def _render_part(task: tuple[int | None, list[int]]) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Features and changes of the examples ``idx`` of :data:`_RENDERING`: with ``kbps`` None
+    plain ones (no codec on the way; each depends on its own spec only), else one batch of
+    Opus examples at ``kbps`` through one encode (the segments a quarter second apart)."""
+    kbps, idx = task
     specs, lib = _RENDERING
     feats = np.zeros((len(idx), A.FEATURE_DIM), np.float16)
     change = np.full(len(idx), -np.inf, np.float32)
+    if kbps is None:
+        for j, i in enumerate(idx):
+            clean = shaped(specs[i], lib)
+            feats[j], change[j] = _example(specs[i], clean, inject(specs[i], clean))
+        return idx, feats, change
+    pad = RATE // 4
+    cleans = [shaped(specs[i], lib) for i in idx]
+    track = np.concatenate([np.concatenate([np.zeros((pad, 2), np.float32), c]) for c in cleans]
+                           + [np.zeros((pad, 2), np.float32)])
+    coded = opus(track, kbps)
     for j, i in enumerate(idx):
-        clean = shaped(specs[i], lib)
-        feats[j], change[j] = _example(specs[i], clean, inject(specs[i], clean))
+        a = pad + j * (SEG + pad)
+        feats[j], change[j] = _example(specs[i], cleans[j], pcm(specs[i], np.clip(coded[a:a + SEG], -1, 1)))
     return idx, feats, change
 
 
 def render(specs: list[Spec], lib: Library, log=None, jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Features ``(n, FEATURE_DIM)`` float16 and a per-example defect measure: the ratio in
     dB of what the injection changed to the content (``-inf`` for none).  The plain examples
-    are rendered by ``jobs`` forked processes (the same numbers as one: each example has its
-    own generator); those through a codec are encoded in batches here, in spec order."""
+    and the Opus batches are rendered by ``jobs`` forked processes (the same numbers as one:
+    each example has its own generator, each batch the same members); those through a
+    carrier codec are encoded here, in batches in spec order."""
     global _RENDERING
     feats = np.zeros((len(specs), A.FEATURE_DIM), np.float16)
     change_db = np.full(len(specs), -np.inf, np.float32)
@@ -505,17 +517,10 @@ def render(specs: list[Spec], lib: Library, log=None, jobs: int = 1) -> tuple[np
     for i, s in enumerate(specs):
         if s.label == "distortion" and s.mode == "lossy":
             lossy.setdefault(s.extra["kbps"], []).append(i)
-    pad = RATE // 4
-    for kbps, idx in sorted(lossy.items()):
-        for lo in range(0, len(idx), 200):
-            group = idx[lo:lo + 200]
-            cleans = [shaped(specs[i], lib) for i in group]
-            track = np.concatenate([np.concatenate([np.zeros((pad, 2), np.float32), c]) for c in cleans]
-                                   + [np.zeros((pad, 2), np.float32)])
-            coded = opus(track, kbps)
-            for k, i in enumerate(group):
-                a = pad + k * (SEG + pad)
-                store(i, cleans[k], pcm(specs[i], np.clip(coded[a:a + SEG], -1, 1)))
+    # the Opus examples: 200 a batch per bitrate, one encode each (the batches, and so the
+    # numbers, whatever the number of processes)
+    batches = [(kbps, idx[lo:lo + 200]) for kbps, idx in sorted(lossy.items())
+               for lo in range(0, len(idx), 200)]
     waiting: dict[tuple[str, int], list[tuple[int, np.ndarray, np.ndarray]]] = {}
 
     def flush(carrier: tuple[str, int]) -> None:
@@ -535,26 +540,26 @@ def render(specs: list[Spec], lib: Library, log=None, jobs: int = 1) -> tuple[np
         flush(carrier)
     plain = [i for i, s in enumerate(specs)
              if s.carrier is None and not (s.label == "distortion" and s.mode == "lossy")]
-    parts = [plain[k:k + _PART] for k in range(0, len(plain), _PART)]
+    tasks = batches + [(None, plain[k:k + _PART]) for k in range(0, len(plain), _PART)]   # long ones first
+    total = len(plain) + sum(len(group) for _, group in batches)
     _RENDERING = (specs, lib)
     done, step = 0, 5000
     try:
-        if jobs > 1 and len(parts) > 1:
+        if jobs > 1 and len(tasks) > 1:
             import multiprocessing
-            with multiprocessing.get_context("fork").Pool(min(jobs, len(parts))) as pool:
-                results = pool.imap_unordered(_render_part, parts)
-                for idx, f, c in results:
-                    feats[idx], change_db[idx] = f, c
-                    done += len(idx)
-                    if log and done // step != (done - len(idx)) // step:
-                        log(f"  {done}/{len(plain)} plain segments ({jobs} processes)")
+            pool = multiprocessing.get_context("fork").Pool(min(jobs, len(tasks)))
+            results = pool.imap_unordered(_render_part, tasks)
         else:
-            for part in parts:
-                idx, f, c = _render_part(part)
+            pool, results = None, map(_render_part, tasks)
+        try:
+            for idx, f, c in results:
                 feats[idx], change_db[idx] = f, c
                 done += len(idx)
                 if log and done // step != (done - len(idx)) // step:
-                    log(f"  {done}/{len(plain)} plain segments")
+                    log(f"  {done + len(specs) - total}/{len(specs)} segments ({jobs} processes)")
+        finally:
+            if pool is not None:
+                pool.terminate()
     finally:
         _RENDERING = None
     return feats, change_db
