@@ -42,7 +42,7 @@ import gc, json, sys, time
 import numpy as np
 import soundfile as sf
 from detectors import base as registry
-from harness.analyze import AUDIO_STEPS
+from harness.analyze import AUDIO_STEPS, DetectorBank
 from harness.media import AudioChunk
 path, names = sys.argv[1], sys.argv[2].split(",")
 data, rate = sf.read(path, dtype="float32", always_2d=True)
@@ -82,16 +82,14 @@ for name in names:
         continue
     per[name] = time.process_time() - start
     events[name] = len(found)
-# all of them fed together, chunk by chunk, as harness analyze feeds them
-bank = [registry.create(name) for name in names if name not in failed]
+# all of them fed together, chunk by chunk, by harness analyze's own bank
+bank = DetectorBank([name for name in names if name not in failed], {})
 fed = chunks()
 gc.collect()
 start = time.process_time()
 for chunk in fed:
-    for det in bank:
-        det.feed(chunk)
-for det in bank:
-    det.finish()
+    bank.feed(chunk)
+bank.finish()
 together = time.process_time() - start
 print(json.dumps({"seconds": data.shape[0] / rate, "per": per, "events": events,
                   "failed": failed, "together": together, "chunk_s": step / rate}))

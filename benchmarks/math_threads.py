@@ -40,7 +40,7 @@ import gc, json, sys, time
 import detectors  # harness first: its default applies unless the environment says otherwise
 import soundfile as sf
 from detectors import base as registry
-from harness.analyze import AUDIO_STEPS
+from harness.analyze import AUDIO_STEPS, DetectorBank
 from harness.media import AudioChunk
 from threadpoolctl import threadpool_info
 path, names = sys.argv[1], sys.argv[2].split(",")
@@ -50,15 +50,13 @@ for name in names:   # weights and imports outside the timing
     det = registry.create(name)
     det.feed(AudioChunk(0.0, data[:2 * rate], rate))
     det.finish()
-bank = [registry.create(name) for name in names]
+bank = DetectorBank(names, {})
 fed = [AudioChunk(i / rate, data[i:i + step], rate) for i in range(0, data.shape[0], step)]
 gc.collect()
 start = time.perf_counter()
 for chunk in fed:
-    for det in bank:
-        det.feed(chunk)
-for det in bank:
-    det.finish()
+    bank.feed(chunk)
+bank.finish()
 wall = time.perf_counter() - start
 threads = {}   # the most threads any library of each kind may use (numpy, scipy and torch each
 for d in threadpool_info():   # bring their own OpenBLAS; torch sets its own to 1)

@@ -38,7 +38,7 @@ def analyze(source: str, detectors: str | list[str] | None = "all",
     return analyze_file(source, detectors, thresholds, duration_s)
 
 
-class _DetectorBank:
+class DetectorBank:
     """Detectors fed together from one decode: every item goes to each of them, in order."""
 
     def __init__(self, names: list[str], thresholds: dict[str, dict[str, Any]]) -> None:
@@ -85,7 +85,7 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
     frames = 0
     last_t = 0.0
     if video_names:
-        bank_v = _DetectorBank(video_names, thresholds)
+        bank_v = DetectorBank(video_names, thresholds)
         source = FileVideoSource.open(path)
         try:
             for frame in source:
@@ -102,7 +102,7 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
             raise BadInput(f"{path}: no video frame could be decoded")
     audio_end = 0.0
     if audio_names:
-        bank_a = _DetectorBank(audio_names, thresholds)
+        bank_a = DetectorBank(audio_names, thresholds)
         # decoded in chunks of AUDIO_STEPS steps of 0.1 s: the detectors' results do not depend
         # on the chunking, and every call into them costs (numpy, Python) per chunk, not per
         # sample; the duration is cut at the same 0.1 s step as with 0.1 s chunks
@@ -171,7 +171,7 @@ def analyze_live(source: str, detectors: str | list[str] | None = "all",
         capture = OpenCVVideoSource.open(source, RealClock())
     except InfrastructureError as exc:
         raise BadInput(str(exc)) from None
-    bank = _DetectorBank(video_names, thresholds)
+    bank = DetectorBank(video_names, thresholds)
     frames = 0
     first_t: float | None = None
     last_t: float | None = None
