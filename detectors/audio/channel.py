@@ -63,23 +63,25 @@ def _lagged(rows: np.ndarray, n: int) -> np.ndarray:
 def _candidates(side: np.ndarray, ranges: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """The prescreened candidate edges of each range ``(first, last)`` of ``side`` (consecutive
     ranges, in order): ``(range index, position)`` arrays, the ``_CANDIDATES`` strongest
-    second-difference breaks of ``S`` per range that beat ``_PRESCREEN`` times its mean, in
-    ``np.argpartition`` order.
+    second-difference breaks of ``S`` per range that beat ``_PRESCREEN`` times its mean (a few
+    per range: those are found first, then ranked where more than ``_CANDIDATES`` beat it;
+    ranking whole ranges cost a third of the detector).
 
     The break at ``n`` is the drop of the second differences at ``n`` and ``n + 1`` when
     ``s[n:]`` is negated; their squares (``plain``) and the drop (``gain``) are computed over all
     the ranges at once from shared differences (each value with the same operations as
     ``s[n] - 2 * s[n - 1] + s[n - 2]`` etc., so bit for bit the same), and runs of equal
-    contiguous ranges (every hop but the first and the last) are ranked as rows of one array."""
+    contiguous ranges (every hop but the first and the last) are screened as rows of one array."""
     lo, hi = ranges[0][0], ranges[-1][1]
     twice = 2 * side[lo - 1:hi]                        # 2 s[n - 1]
     ahead = side[lo:hi + 1] - twice                    # s[n] - 2 s[n - 1]
     second = ahead + side[lo - 2:hi - 1]               # ... + s[n - 2]: second difference
-    plain = np.square(second)
+    plain = np.square(second, out=second)
     plain = np.add(plain[:-1], plain[1:], out=plain[:-1])
     flipped = np.add(side[lo:hi], twice[:-1], out=twice[:-1])   # s[n] + 2 s[n - 1] ...
     flipped -= side[lo - 2:hi - 2]                             # ... - s[n - 2]
-    gain = plain - np.square(flipped, out=flipped)
+    gain = np.subtract(plain, np.square(flipped, out=flipped), out=flipped)   # (arrays reused:
+    # each fresh one costs its page faults)
     ahead = np.subtract(ahead[1:], side[lo - 1:hi - 1], out=ahead[1:])  # s[n+1] - 2 s[n] - s[n-1]
     gain -= np.square(ahead, out=ahead)
     which, where = [], []
@@ -88,13 +90,18 @@ def _candidates(side: np.ndarray, ranges: list[tuple[int, int]]) -> tuple[np.nda
         part = slice(first - lo, first - lo + count * length)
         g = gain[part].reshape(count, length)
         screen = _PRESCREEN * plain[part].reshape(count, length).mean(axis=1)
-        if length > _CANDIDATES:
-            top = np.argpartition(g, -_CANDIDATES, axis=1)[:, -_CANDIDATES:]
-        else:
-            top = np.broadcast_to(np.arange(length), (count, length))
-        r, c = np.nonzero(np.take_along_axis(g, top, axis=1) > screen[:, None])
+        # the breaks beating the screen (a few per range), then the strongest of them: the
+        # same set as the strongest of the range that beat it, without ranking whole ranges
+        r, c = np.nonzero(g > screen[:, None])
+        if r.size and np.bincount(r).max() > _CANDIDATES:
+            order = np.lexsort((-g[r, c], r))               # per range, strongest first
+            r, c = r[order], c[order]
+            starts = np.r_[0, np.flatnonzero(np.diff(r)) + 1]
+            rank = np.arange(r.size) - np.repeat(starts, np.diff(np.r_[starts, r.size]))
+            keep = rank < _CANDIDATES
+            r, c = r[keep], c[keep]
         which.append(row + r)
-        where.append(first + r * length + top[r, c])
+        where.append(first + r * length + c)
         row += count
     return np.concatenate(which), np.concatenate(where)
 
