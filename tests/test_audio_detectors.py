@@ -18,7 +18,7 @@ import soundfile as sf
 from detectors import base as registry
 from detectors.audio import bs1770
 from detectors.audio.bs1770 import LoudnessMeter
-from detectors.audio.channel import _search_edges
+from detectors.audio.channel import _CANDIDATES, _PRESCREEN, _candidates, _search_edges
 from detectors.base import Event
 from detectors.merge import merge_events
 from detectors.synth import audio as fx
@@ -500,6 +500,36 @@ def test_channel_swap_edge_search_of_many_hops_is_each_hop_alone():
     together = _search_edges(side, ranges, history)
     assert together == [_search_edges(side, [r], history)[0] for r in ranges]
     assert sum(e is not None and e[1] >= 1000 for e in together) == 2    # on, and off again
+
+
+def test_channel_swap_candidates_are_the_strongest_breaks_beating_the_screen():
+    """The prescreen's candidates, range by range, straight from the definition: the break at
+    ``n`` is what negating ``s[n:]`` takes off the squared second differences at ``n`` and
+    ``n + 1``; the ``_CANDIDATES`` largest of a range that beat ``_PRESCREEN`` times the mean
+    of those squares."""
+    rng = np.random.default_rng(2)
+    side = np.cumsum(rng.standard_normal(40_000)) * 1e-3            # smooth, like programme S
+    side[[7_000, 7_001, 7_003, 15_000, 22_222]] += [0.5, -0.4, 0.3, 0.05, -2.0]   # a few breaks
+    side[30_000:] *= -1                                               # a sign flip
+    bounds = [600, 700, 2_000] + list(range(4_800, 39_000, 4_800)) + [39_900]
+    ranges = list(zip(bounds[:-1], bounds[1:]))
+    expect, crowded = set(), []
+    for i, (first, last) in enumerate(ranges):
+        n = np.arange(first, last)
+        second = lambda m: side[m] - 2 * side[m - 1] + side[m - 2]                    # noqa: E731
+        plain = second(n) ** 2 + second(n + 1) ** 2
+        flipped_n = -side[n] - 2 * side[n - 1] + side[n - 2]
+        flipped_n1 = -side[n + 1] + 2 * side[n] + side[n - 1]
+        gain = plain - flipped_n ** 2 - flipped_n1 ** 2
+        beat = np.flatnonzero(gain > _PRESCREEN * plain.mean())
+        crowded.append(beat.size)
+        top = beat[np.argsort(-gain[beat], kind="stable")][:_CANDIDATES]
+        expect |= {(i, int(first + k)) for k in top}
+    which, where = _candidates(side, ranges)
+    assert set(zip(which.tolist(), where.tolist())) == expect
+    assert max(crowded) > _CANDIDATES          # ranges where more beat the screen than are kept
+    for at in (22_222, 30_000):                # the largest break, the sign flip
+        assert (next(i for i, (a, b) in enumerate(ranges) if a <= at < b), at) in expect
 
 
 def test_channel_swap_not_on_a_cut_or_other_faults():
