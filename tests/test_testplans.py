@@ -53,6 +53,10 @@ def test_release_suite_passes_on_the_simulated_device(clean_run):
     assert step["name"].startswith("30 s of playback") and step["status"] == "passed"
     names = [a["name"] for a in attachments(quality)]
     assert "screenshot at step end" in names and "detectors.json" in names
+    evidence = json.loads((results / next(a["source"] for a in attachments(quality)
+                                          if a["name"] == "detectors.json")).read_text())
+    loudness = evidence["measurements"]["loudness"]       # reported with the step, not asserted
+    assert loudness["target_lufs"] == -23.0 and loudness["integrated_lufs"] is not None
     assert "dut log (jsonl)" in names and "injected defects (ground truth)" in names
     env = (results / "environment.properties").read_text()
     assert "device=mock" in env and "harness=" in env and "platform=" in env
@@ -75,6 +79,26 @@ def test_injected_freeze_fails_with_evidence(tmp_path):
     assert any(n.startswith("freeze at") for n in names), names
     for a in attachments(result):
         assert (tmp_path / a["source"]).stat().st_size > 0
+
+
+@pytest.mark.parametrize("inject, kind", [("hum@12s+3s:0.6", "hum"), ("stutter@12s+3s:0.8", "stutter")])
+def test_playback_steps_watch_the_sound_and_the_picture_beyond_freeze_and_black(inject, kind):
+    # the release suite's playback checks run the audio-artifact and motion detectors too: an
+    # injected hum (or stutter) fails the step, named, timed and scored
+    proc = run_pytest("testplans/test_release.py::test_playback_quality_30s", "--device=mock",
+                      "--inject", inject, "--no-allure")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert f"expected no {kind}, found {kind} at" in proc.stdout, proc.stdout[-3000:]
+    assert f"detector {kind})" in proc.stdout
+
+
+def test_muted_output_that_hums_fails_as_hum():
+    # paused, the sound must be muted: hum under the mute is named, not only the missing silence
+    proc = run_pytest("testplans/test_release.py::test_pause_resume_seek", "--device=mock",
+                      "--inject", "hum@3s+4s:0.8", "--no-allure")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "expected no hum, found hum at" in proc.stdout
+    assert "expected silence present for at least 1.00 s" in proc.stdout
 
 
 def test_bad_device_and_bad_inject_stop_the_run_with_the_reason():
