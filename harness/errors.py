@@ -27,6 +27,11 @@ class ControllerLost(InfrastructureError):
     pass
 
 
+class CaptureMissing(InfrastructureError):
+    """The rig has no capture of what a step watches (a step expecting no hum on a rig that
+    captures no sound): the step can say nothing about the device, pass or fail."""
+
+
 class BadInput(HarnessError):
     """Unreadable file, unknown detector, bad option value."""
 

@@ -25,7 +25,7 @@ import allure
 from detectors import base as registry
 from detectors.base import Detector, Event
 from detectors.merge import merge_events
-from harness.errors import BadInput, HarnessError, InfrastructureError
+from harness.errors import BadInput, CaptureMissing, HarnessError, InfrastructureError
 from harness.media import AudioChunk, Frame
 from harness.recording import Recorder, Segment
 from harness.report import evidence
@@ -161,6 +161,15 @@ class Step:
             registry.create(n, dut.profile.detector_config(n.split(":")[0],
                                                            **self.thresholds.get(n, {})))
             for n in self.detector_names]
+        media_of = {n: d.media for n, d in zip(self.detector_names, self.detectors)}
+        for media, source in (("audio", dut.audio), ("video", dut.video)):
+            blind = [str(e) for e in self.expectations if source is None and media_of[e.detector] == media]
+            if blind:
+                raise CaptureMissing(
+                    f"step {name!r} expects {', '.join(blind)}, but device {dut.profile.name!r} "
+                    f"captures no {media} (its profile has no '{media}:' section): add the capture "
+                    f"card's {media} input to the profile, or leave {media} expectations out of "
+                    f"steps on this rig (dut.profile.has({media!r}))")
         self.evidence_scale = evidence_scale
         self.result: StepResult | None = None
         self._events: dict[str, list[Event]] = {n: [] for n in self.detector_names}

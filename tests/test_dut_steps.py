@@ -208,3 +208,28 @@ def test_step_carries_programme_loudness(dut):
     assert loud["target_lufs"] == -23.0 and loud["true_peak_dbtp"] <= 0.5
     assert step.result.to_json()["measurements"] == step.result.measurements
     assert set(step.result.measurements) == {"loudness"}      # silence has no figures of its own
+
+
+def test_step_expecting_sound_on_a_rig_without_sound_is_an_infrastructure_error(tmp_path):
+    """A step whose expectations watch the sound cannot pass on a rig that captures none (it
+    would pass silently); it stops with the reason, as a rig error (pytest ERROR, Allure
+    "broken"), and steps that watch only the picture run."""
+    from harness.errors import CaptureMissing, InfrastructureError
+    from tests.conftest import REPO
+
+    text = (REPO / "devices" / "mock.yaml").read_text()
+    start = text.index("\naudio:")
+    end = text.index("\nlatency:")
+    profile = tmp_path / "mock-deaf.yaml"
+    profile.write_text(text[:start] + text[end:])
+    deaf = Dut.open(str(profile))
+    try:
+        assert deaf.audio is None
+        with pytest.raises(CaptureMissing, match=r"expects no hum, no silence, but device 'mock' "
+                                                 r"captures no audio .*'audio:' section") as info:
+            deaf.step("playback", expect=[no("black"), no("hum"), no("silence")])
+        assert isinstance(info.value, InfrastructureError)
+        with deaf.step("picture only", expect=[no("black")]):
+            deaf.wait(0.5)
+    finally:
+        deaf.close()
