@@ -355,6 +355,26 @@ def test_loudness_jump_keeps_spectral_shape():
             if e.details["fault"] == "jump"] == []
 
 
+def test_loudness_jump_is_held_longer_than_its_windows():
+    """A second 10 dB quieter is a quieter phrase or a spliced line, no gain fault (the seed-1
+    large corpus: a 1-s 'voice' clip between louder readers, 3 false positives); the same dip
+    held for 2 s is a jump."""
+    x = _music(10.0, "music_main", 0.0)
+
+    def dipped(start, length):
+        y = x.copy()
+        y[round(start * RATE):round((start + length) * RATE)] *= np.float32(10 ** (-10 / 20))
+        return AudioChunk(0.0, y, RATE)
+
+    def jumps(audio, **params):
+        return [e for e in run("loudness", audio, **params) if e.details["fault"] == "jump"]
+
+    assert jumps(dipped(4.0, 1.0)) == []
+    assert len(jumps(dipped(4.0, 1.0), min_duration_s=0.3)) == 1
+    held = jumps(dipped(4.0, 2.0))
+    assert len(held) == 1 and held[0].overlaps(4.0, 6.0) and held[0].details["step_lu"] < -8
+
+
 def test_loudness_step_up_into_saturation_is_left_to_distortion():
     """Quiet content overdriven into a soft clipper is 10+ LU louder, and distorted: the
     distortion detectors report it; a step up whose loud side peaks within 0.3 dB of full

@@ -108,8 +108,10 @@ class LoudnessConfig(DetectorConfig):
                                      "is larger (LU)")
     min_return: float = Field(0.5, gt=0, le=1, description="the edge that ends an episode "
                               "goes the other way by at least this fraction of the first")
-    min_duration_s: float = Field(0.3, ge=0, description="shorter jump episodes are not "
-                                  "reported")
+    min_duration_s: float = Field(1.2, ge=0, description="shorter jump episodes are not "
+                                  "reported: a gain fault is held for longer than the 1 s "
+                                  "windows that measure it (a second of a quieter voice "
+                                  "spliced between louder ones is not one)")
     clip_level: float = Field(0.97, gt=0, le=1, description="a step up whose loud side peaks "
                               "at this sample level (within 0.3 dB of full scale: clipped or "
                               "saturated) is overdrive, left to the distortion detector; a "
