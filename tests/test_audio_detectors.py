@@ -614,3 +614,23 @@ def test_merge_events_gap():
     assert len(merge_events([a, b])) == 2
     assert len(merge_events([a, b], gap_s=0.5)) == 1
     assert merge_events([]) == []
+
+
+def test_clicks_silence_and_hiss_within_a_distortion_episode_are_folded_into_it():
+    """Clipping squares the waveform off (clicks), crushing rounds a quiet passage to zero
+    (silence) and adds quantisation noise (hiss): within a distortion episode those are its
+    doing, listed in its details, not second defects. Outside it they stand."""
+    dist = Event("distortion", 7.0, 10.0, 0.9, "audio_artifacts+distortion", details={"mode": "crush"})
+    inside = [Event("clicks", 7.5, 8.4, 1.0, "clicks"), Event("silence", 9.0, 9.4, 1.0, "silence"),
+              Event("hiss", 9.95, 10.05, 1.0, "hiss")]
+    outside = [Event("clicks", 12.0, 12.1, 1.0, "clicks"), Event("hum", 8.0, 9.0, 0.8, "hum"),
+               Event("silence", 9.5, 11.0, 1.0, "silence")]       # runs on past the episode
+    merged = merge_events([dist, *inside, *outside])
+    assert [(e.kind, e.start_s) for e in merged] == [("distortion", 7.0), ("hum", 8.0),
+                                                     ("silence", 9.5), ("clicks", 12.0)]
+    explains = merged[0].details["explains"]
+    assert [(x["kind"], x["start_s"], x["detector"]) for x in explains] == [
+        ("clicks", 7.5, "clicks"), ("silence", 9.0, "silence"), ("hiss", 9.95, "hiss")]
+    assert merged[0].details["mode"] == "crush" and merged[0].score == 0.9
+    # no distortion reported: nothing is folded
+    assert merge_events(inside) == sorted(inside, key=lambda e: (e.start_s, e.kind))
