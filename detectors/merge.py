@@ -15,6 +15,7 @@ draw).  The result is sorted by start time, then kind.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from detectors.base import Event
@@ -67,28 +68,17 @@ def fold_explained(events: list[Event]) -> list[Event]:
     out = list(events)
     for kind, explained in EXPLAINED_BY.items():
         hosts = [e for e in out if e.kind == kind]
-        if not hosts:
-            continue
-        keep: list[Event] = []
-        folded: dict[int, list[Event]] = {}
+        inner: dict[int, list[Event]] = {id(h): [] for h in hosts}
+        rest: list[Event] = []
         for event in out:
-            host = next((i for i, h in enumerate(hosts) if event.kind in explained
+            host = next((h for h in hosts if event.kind in explained
                          and event.start_s >= h.start_s - _WITHIN_S
                          and event.end_s <= h.end_s + _WITHIN_S), None)
-            if host is None:
-                keep.append(event)
-            else:
-                folded.setdefault(host, []).append(event)
-        for i, inner in folded.items():
-            host = hosts[i]
-            note = [{"kind": e.kind, "start_s": round(e.start_s, 3), "end_s": round(e.end_s, 3),
-                     "score": round(e.score, 4), "detector": e.detector} for e in inner]
-            merged = Event(kind=host.kind, start_s=host.start_s, end_s=host.end_s, score=host.score,
-                           detector=host.detector, region=host.region,
-                           details={**host.details, "explains": host.details.get("explains", []) + note},
-                           frame=host.frame)
-            keep[next(k for k, e in enumerate(keep) if e is host)] = merged
-        out = keep
+            (rest if host is None else inner[id(host)]).append(event)
+        out = [replace(e, details={**e.details, "explains": e.details.get("explains", []) + [
+                   {"kind": x.kind, "start_s": round(x.start_s, 3), "end_s": round(x.end_s, 3),
+                    "score": round(x.score, 4), "detector": x.detector} for x in inner[id(e)]]})
+               if inner.get(id(e)) else e for e in rest]
     return out
 
 
