@@ -15,7 +15,7 @@ In one run, on the same file and the same core (``taskset -c CORE``, one thread 
 
 Steps 1-3 run ``--rounds`` times (default 3), interleaved, and each figure is the best round's
 (the least disturbed by the rest of a shared machine: single runs of the same code read
-194-227x on one idle machine); every round's figure for the detectors together and for ffmpeg's
+194-227x on one machine within an hour, session 7); every round's figure for the detectors together and for ffmpeg's
 chain is printed too.
 
 Prints seconds and real-time factors and the ratios, and writes them to
@@ -138,12 +138,10 @@ def main() -> int:
         # rounds, each ffmpeg's passes then the detectors' (side by side in time, so a busy
         # spell of a shared machine slows both); the best of the rounds is reported
         decodes, chains, rounds = [], [], []
+        ff = prefix + [ffmpeg, "-v", "error", "-nostdin", "-threads", "1", "-i", str(path)]
         for _ in range(args.rounds):
-            decodes.append(timed(prefix + [ffmpeg, "-v", "error", "-nostdin", "-threads", "1",
-                                           "-i", str(path), "-f", "null", "-"], env))
-            chains.append(timed(prefix + [ffmpeg, "-v", "error", "-nostdin", "-threads", "1",
-                                          "-i", str(path), "-af", FFMPEG_CHAIN, "-f", "null", "-"],
-                                env))
+            decodes.append(timed(ff + ["-f", "null", "-"], env))
+            chains.append(timed(ff + ["-af", FFMPEG_CHAIN, "-f", "null", "-"], env))
             proc = subprocess.run(prefix + [sys.executable, "-c", DETECTORS_ONLY, str(path),
                                             ",".join(names)], env=env, check=True,
                                   capture_output=True, text=True)
