@@ -6,11 +6,18 @@ score, the detector names joined with ``+`` in order of first appearance (``hum+
 and the details merged (a key two detectors both report with different values is kept under
 each detector's name: ``{"hum": {...}, "audio_artifacts": {...}}``).  Events of different kinds
 are never merged into one; but an event that another kind's episode explains is folded into it
-(:data:`EXPLAINED_BY`): clipping and bit-crushing square the waveform off (clicks), round quiet
+(:func:`explains`): clipping and bit-crushing square the waveform off (clicks), round quiet
 passages to zero (silence) and add quantisation noise (hiss), so a clicks, silence or hiss event
 lying within a distortion episode is listed in that episode's ``details["explains"]`` rather
 than reported as a second defect (session 7: 6 of the 11 false positives of a fresh corpus
-draw).  The result is sorted by start time, then kind.
+draw).  A crushed quiet passage stays digital zero until the crushing ends, and zeros show no
+distortion, so the episode's reported end can come up to one classifier segment early: silence
+that starts within a distortion episode and ends at most :data:`_ZEROS_PAST_S` after it is
+folded too.  An inverted channel cancels the content common to both channels in their mean, the
+signal the lossy-codec check reads (and a mono downmix plays), leaving a band-limited remainder:
+a lossy-mode distortion event within a channel-inversion episode is folded into it (session 8:
+the two false positives of seed 3's large corpus were these).  The result is sorted by start
+time, then kind.
 """
 
 from __future__ import annotations
@@ -57,23 +64,36 @@ def _join(group: list[Event]) -> Event:
                  details=_merge_details(group), frame=best.frame)
 
 
-# kind -> the kinds its episodes explain when they lie within one
-EXPLAINED_BY: dict[str, tuple[str, ...]] = {"distortion": ("clicks", "silence", "hiss")}
-_WITHIN_S = 0.1   # an explained event may stick out this far either side
+# kind -> the kinds its episodes can explain (:func:`explains` says when)
+EXPLAINED_BY: dict[str, tuple[str, ...]] = {"distortion": ("clicks", "silence", "hiss"),
+                                            "channel": ("distortion",)}
+_WITHIN_S = 0.1      # an explained event may stick out this far either side
+_ZEROS_PAST_S = 1.0  # crushed-to-zero silence may run on this far past a distortion episode
+
+
+def explains(host: Event, event: Event) -> bool:
+    """Whether ``host``'s episode explains ``event`` (see the module's docstring)."""
+    if event.kind not in EXPLAINED_BY.get(host.kind, ()):
+        return False
+    starts_within = event.start_s >= host.start_s - _WITHIN_S and event.start_s <= host.end_s
+    if host.kind == "channel":
+        if host.details.get("fault") != "invert" or event.details.get("mode") != "lossy":
+            return False
+    elif event.kind == "silence":
+        return starts_within and event.end_s <= host.end_s + _ZEROS_PAST_S
+    return starts_within and event.end_s <= host.end_s + _WITHIN_S
 
 
 def fold_explained(events: list[Event]) -> list[Event]:
-    """``events`` with those another kind's episode explains (:data:`EXPLAINED_BY`) folded into
+    """``events`` with those another kind's episode explains (:func:`explains`) folded into
     it: listed under its ``details["explains"]`` (kind, span, score, detector)."""
     out = list(events)
-    for kind, explained in EXPLAINED_BY.items():
+    for kind in EXPLAINED_BY:
         hosts = [e for e in out if e.kind == kind]
         inner: dict[int, list[Event]] = {id(h): [] for h in hosts}
         rest: list[Event] = []
         for event in out:
-            host = next((h for h in hosts if event.kind in explained
-                         and event.start_s >= h.start_s - _WITHIN_S
-                         and event.end_s <= h.end_s + _WITHIN_S), None)
+            host = next((h for h in hosts if explains(h, event)), None)
             (rest if host is None else inner[id(host)]).append(event)
         out = [replace(e, details={**e.details, "explains": e.details.get("explains", []) + [
                    {"kind": x.kind, "start_s": round(x.start_s, 3), "end_s": round(x.end_s, 3),

@@ -619,18 +619,47 @@ def test_merge_events_gap():
 def test_clicks_silence_and_hiss_within_a_distortion_episode_are_folded_into_it():
     """Clipping squares the waveform off (clicks), crushing rounds a quiet passage to zero
     (silence) and adds quantisation noise (hiss): within a distortion episode those are its
-    doing, listed in its details, not second defects. Outside it they stand."""
+    doing, listed in its details, not second defects. Crushed zeros show no distortion, so
+    silence may run on up to a second (a classifier segment) past the episode. Outside it they
+    stand."""
     dist = Event("distortion", 7.0, 10.0, 0.9, "audio_artifacts+distortion", details={"mode": "crush"})
     inside = [Event("clicks", 7.5, 8.4, 1.0, "clicks"), Event("silence", 9.0, 9.4, 1.0, "silence"),
               Event("hiss", 9.95, 10.05, 1.0, "hiss")]
     outside = [Event("clicks", 12.0, 12.1, 1.0, "clicks"), Event("hum", 8.0, 9.0, 0.8, "hum"),
-               Event("silence", 9.5, 11.0, 1.0, "silence")]       # runs on past the episode
+               Event("silence", 6.5, 7.5, 1.0, "silence")]        # starts before it
     merged = merge_events([dist, *inside, *outside])
-    assert [(e.kind, e.start_s) for e in merged] == [("distortion", 7.0), ("hum", 8.0),
-                                                     ("silence", 9.5), ("clicks", 12.0)]
-    explains = merged[0].details["explains"]
+    assert [(e.kind, e.start_s) for e in merged] == [("silence", 6.5), ("distortion", 7.0),
+                                                     ("hum", 8.0), ("clicks", 12.0)]
+    explains = merged[1].details["explains"]
     assert [(x["kind"], x["start_s"], x["detector"]) for x in explains] == [
         ("clicks", 7.5, "clicks"), ("silence", 9.0, "silence"), ("hiss", 9.95, "hiss")]
-    assert merged[0].details["mode"] == "crush" and merged[0].score == 0.9
+    assert merged[1].details["mode"] == "crush" and merged[1].score == 0.9
+    # crushed zeros until the crushing ends: silence running on up to 1 s past is folded,
+    # longer silence is a dropout of its own; other kinds may not run on
+    zeros = Event("silence", 9.6, 10.8, 1.0, "silence")
+    assert [e.kind for e in merge_events([dist, zeros])] == ["distortion"]
+    for alone in (Event("silence", 9.5, 11.5, 1.0, "silence"), Event("hiss", 9.8, 10.6, 1.0, "hiss"),
+                  Event("clicks", 9.9, 10.5, 1.0, "clicks")):
+        assert [e.kind for e in merge_events([dist, alone])] == ["distortion", alone.kind]
     # no distortion reported: nothing is folded
     assert merge_events(inside) == sorted(inside, key=lambda e: (e.start_s, e.kind))
+
+
+def test_lossy_report_within_a_channel_inversion_is_folded_into_it():
+    """An inverted channel cancels what both channels share in their mean (what the lossy check
+    reads, and what a mono downmix plays): a bandwidth cut reported inside the inversion is its
+    doing. Other distortion, and lossy reports beside other channel faults, stand."""
+    invert = Event("channel", 15.35, 18.05, 1.0, "channel", details={"fault": "invert"})
+    lossy_in = Event("distortion", 15.75, 16.85, 0.8, "distortion", details={"mode": "lossy"})
+    merged = merge_events([invert, lossy_in])
+    assert [e.kind for e in merged] == ["channel"]
+    assert merged[0].details["explains"] == [{"kind": "distortion", "start_s": 15.75,
+                                              "end_s": 16.85, "score": 0.8,
+                                              "detector": "distortion"}]
+    swap = Event("channel", 15.35, 18.05, 1.0, "channel", details={"fault": "swap"})
+    clipped = Event("distortion", 16.0, 17.0, 0.9, "distortion", details={"mode": "hard"})
+    lossy_after = Event("distortion", 17.5, 19.0, 0.8, "distortion", details={"mode": "lossy"})
+    for host, event in ((swap, lossy_in), (invert, clipped), (invert, lossy_after)):
+        merged = merge_events([host, event])
+        assert [e.kind for e in merged] == ["channel", "distortion"]
+        assert "explains" not in merged[0].details
