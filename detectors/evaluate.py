@@ -26,7 +26,7 @@ from typing import Any
 from detectors import base as registry
 from detectors.base import Event
 from harness.analyze import analyze_file
-from harness.errors import BadInput
+from harness.errors import BadInput, StreamMissing
 
 TOLERANCE_S = 0.2
 
@@ -117,7 +117,10 @@ def load_manifest(corpus: str | Path) -> dict[str, Any]:
 
 def _analyze(job: tuple[str, list[str], dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     path, names, thresholds = job
-    return analyze_file(path, names, thresholds)["events"]
+    try:
+        return analyze_file(path, names, thresholds)["events"]
+    except StreamMissing:
+        return []   # video detectors on a corpus's audio-only file: nothing of theirs to judge
 
 
 def predict(corpus: str | Path, manifest: dict[str, Any], names: list[str],

@@ -18,7 +18,7 @@ from harness.capture.base import EndOfStream
 from harness.capture.file import FileAudioSource, FileVideoSource, probe
 from harness.capture.opencv import OpenCVVideoSource, is_live_source
 from harness.clock import RealClock
-from harness.errors import BadInput, CaptureLost, InfrastructureError
+from harness.errors import BadInput, CaptureLost, InfrastructureError, StreamMissing
 from harness.media import AudioChunk
 
 
@@ -76,10 +76,20 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
     info = probe(path)
     video_names = [n for n in names if registry.detector_class(n).media == "video"]
     audio_names = [n for n in names if registry.detector_class(n).media == "audio"]
+    skipped: dict[str, str] = {}   # detector -> why it did not run
     if info.video is None:
+        skipped.update(dict.fromkeys(video_names, "no video stream"))
         video_names = []
     if info.audio is None:
+        skipped.update(dict.fromkeys(audio_names, "no audio stream"))
         audio_names = []
+    if skipped and not video_names and not audio_names:
+        has = "an audio" if info.audio is not None else "a video"
+        raise StreamMissing(
+            f"{path}: none of the detectors asked for can run on it: {', '.join(skipped)} "
+            f"need a stream it lacks ({'; '.join(sorted(set(skipped.values())))}); it has "
+            f"{has} stream only (fix: pick detectors for it, `harness detectors` lists each "
+            f"one's media, or leave --detectors out to run all that apply)")
     events = []
     measurements: dict[str, Any] = {}
     frames = 0
@@ -148,6 +158,8 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
         "events": _events_json(events),
         "measurements": measurements,
     }
+    if skipped:
+        result["skipped"] = skipped
     return result
 
 

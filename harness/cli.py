@@ -193,6 +193,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 for event in result["events"]:
                     print(f"  {event['kind']:<12} {event['start_s']:8.3f}-{event['end_s']:8.3f} s "
                           f"score {event['score']:.2f}  ({event['detector']})")
+                by_reason: dict[str, list[str]] = {}
+                for name, reason in result.get("skipped", {}).items():
+                    by_reason.setdefault(reason, []).append(name)
+                for reason, names in by_reason.items():
+                    listed = ", ".join(names) if len(names) <= 4 else f"{len(names)} detectors"
+                    print(f"  not run ({reason}): {listed}")
         else:
             print(text)
     else:

@@ -40,6 +40,12 @@ class UnmappedKey(BadInput):
     pass
 
 
+class StreamMissing(BadInput):
+    """A file lacks the stream every detector asked of it needs (audio detectors on a video
+    with no sound, video detectors on a song): analysing it would report nothing, which reads as
+    clean."""
+
+
 class ProfileError(HarnessError):
     """A device profile that cannot be used. ``problems`` lists (field path, reason, fix)."""
 

@@ -74,11 +74,33 @@ def test_analyze_audio_file(sources, ext):
     assert kinds <= {"silence", "hum", "clicks"}   # the dropout's edges may click
 
 
-def test_analyze_audio_only_with_video_detectors_only(sources):
+def test_analyze_audio_only_with_video_detectors_only_is_bad_input(sources):
+    """Nothing asked for can run on a song: "0 events" would read as clean, so it is an error
+    naming the file, the detectors and the fix."""
     proc = run("analyze", str(sources["flac"]), "--detectors", "black,freeze", "--json", "-")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "none of the detectors asked for can run on it: black, freeze" in proc.stderr
+    assert "no video stream" in proc.stderr and "harness detectors" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_analyze_says_which_detectors_did_not_run(sources):
+    proc = run("analyze", str(sources["flac"]), "--detectors", "black,silence", "--json", "-")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["detectors"] == [] and result["events"] == []
+    assert result["detectors"] == ["silence"]
+    assert result["skipped"] == {"black": "no video stream"}
+    text = run("analyze", str(sources["flac"]), "--detectors", "black,silence").stdout
+    assert "not run (no video stream): black" in text
+
+
+def test_analyze_an_empty_audio_file_is_bad_input(tmp_path):
+    empty = tmp_path / "empty.flac"
+    empty.write_bytes(b"")
+    proc = run("analyze", str(empty))
+    assert proc.returncode == 2
+    assert "no samples to read" in proc.stderr or "cannot read media" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("ext", ["wav", "m4a", "mp4"])

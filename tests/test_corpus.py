@@ -117,6 +117,16 @@ def test_eval_scores_every_kind_end_to_end(corpus, tmp_path):
     assert proc.stdout.strip() in text
 
 
+def test_eval_of_video_detectors_passes_over_audio_only_files(corpus):
+    """A corpus mixes videos and songs: the songs hold nothing a video detector judges (for
+    ``harness analyze`` asking only for those is an error; for the eval they are skipped)."""
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    assert any(not f["media"].endswith(".mp4") for f in manifest["files"])
+    proc = run("eval", str(corpus), "--detectors", "black")
+    assert proc.returncode == 0, proc.stderr
+    assert "| black | black | 1 |" in proc.stdout
+
+
 def test_bad_corpus_is_a_clear_error(tmp_path):
     proc = run("eval", str(tmp_path))
     assert proc.returncode == 2 and "not a corpus" in proc.stderr

@@ -71,6 +71,10 @@ def probe(path: str | Path) -> MediaInfo:
                 frames = int(stream["nb_frames"])
         elif stream.get("codec_type") == "audio" and audio is None:
             audio = AudioInfo(int(stream.get("sample_rate", 48000)), int(stream.get("channels", 2)))
+            if audio.sample_rate <= 0 or audio.channels <= 0:
+                raise BadInput(f"{path}: its audio stream has no samples to read (sample rate "
+                               f"{audio.sample_rate}, {audio.channels} channels: an empty or "
+                               f"truncated file)")
     duration = data.get("format", {}).get("duration")
     if video is None and audio is None:
         raise BadInput(f"{path}: no video or audio stream")
