@@ -28,6 +28,10 @@ from harness.media import AudioChunk
 # ones 14 % more
 AUDIO_STEPS = 20
 
+# a stream whose decoding stops this much (or 2 %) short of the length its header gives is
+# reported as incomplete (truncated or damaged): what follows was never analysed
+TRUNCATION_S = 0.5
+
 
 def analyze(source: str, detectors: str | list[str] | None = "all",
             thresholds: dict[str, dict[str, Any]] | None = None,
@@ -160,6 +164,23 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
     }
     if skipped:
         result["skipped"] = skipped
+    ends = {}
+    if video_names:
+        fps = info.video.fps if info.video else 0
+        ends["video"] = (info.video_duration_s, last_t + (1 / fps if fps else 0) if frames else 0.0)
+    if audio_names:
+        ends["audio"] = (info.audio_duration_s, audio_end)
+    incomplete = {}
+    for stream, (length, decoded) in ends.items():
+        expected = length if length is not None else info.duration_s
+        if expected is None:
+            continue
+        if duration_s is not None:
+            expected = min(expected, duration_s)
+        if decoded < expected - max(TRUNCATION_S, 0.02 * expected):
+            incomplete[stream] = {"expected_s": round(expected, 3), "decoded_s": round(decoded, 3)}
+    if incomplete:
+        result["incomplete"] = incomplete
     return result
 
 

@@ -183,6 +183,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         raise BadInput(f"--duration must be > 0 seconds, got {args.duration:g}")
     thresholds = _analyze_thresholds(args.device, args.set or [])
     results = [analyze(path, args.detectors, thresholds, duration_s=args.duration) for path in args.files]
+    incomplete = [r for r in results if r.get("incomplete")]
+    for result in incomplete:
+        for stream, span in result["incomplete"].items():
+            print(f"harness: warning: {result['source']}: its {stream} stream could be decoded "
+                  f"to {span['decoded_s']:.2f} s of the {span['expected_s']:.2f} s its header "
+                  f"gives (truncated or damaged); the rest was not analysed", file=sys.stderr)
     payload = results[0] if len(results) == 1 else results
     text = json.dumps(payload, indent=2)
     if args.json in (None, "-"):
@@ -203,7 +209,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             print(text)
     else:
         Path(args.json).write_text(text + "\n")
-    return 0
+    return 1 if incomplete else 0
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:

@@ -67,6 +67,26 @@ def test_analyze_audio_only_file(tmp_path, ffmpeg):
     assert silence["end_s"] == pytest.approx(1.5, abs=0.05)
 
 
+def test_analyze_a_truncated_file_says_what_was_not_analysed(tmp_path, ffmpeg):
+    """A recording cut short (a copy interrupted, a capture that died) keeps the header of the
+    whole: the part that cannot be decoded is reported, and the exit status is 1, not a clean 0."""
+    whole = tmp_path / "whole.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc=d=20:s=320x240:r=25",
+                    "-f", "lavfi", "-i", "sine=f=440:d=20", "-c:v", "libx264", "-c:a", "aac",
+                    "-shortest", "-movflags", "+faststart", str(whole)], check=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
+    proc = run("analyze", str(cut), "--detectors", "black,silence", "--json", "-")
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)
+    assert set(result["incomplete"]) == {"video", "audio"}
+    video = result["incomplete"]["video"]
+    assert video["expected_s"] == pytest.approx(20.0, abs=0.1) and 2.0 < video["decoded_s"] < 18.0
+    assert "truncated or damaged" in proc.stderr and "Traceback" not in proc.stderr
+    complete = run("analyze", str(whole), "--detectors", "black,silence", "--json", "-")
+    assert complete.returncode == 0 and "incomplete" not in json.loads(complete.stdout)
+
+
 @pytest.mark.parametrize("args, message", [
     (["analyze", "/no/such.mp4"], "no such file"),
     (["analyze", "{clip}", "--detectors", "black,nope"], "unknown detector 'nope'"),

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -34,6 +35,8 @@ class MediaInfo:
     video: VideoInfo | None
     video_frames: int | None
     audio: AudioInfo | None
+    video_duration_s: float | None = None   # each stream's own, where the container says
+    audio_duration_s: float | None = None
 
 
 def _require(tool: str) -> str:
@@ -58,6 +61,7 @@ def probe(path: str | Path) -> MediaInfo:
     data = json.loads(result.stdout or "{}")
     video = audio = None
     frames = None
+    lengths: dict[str, float | None] = {"video": None, "audio": None}
     for stream in data.get("streams", []):
         if stream.get("codec_type") == "video" and video is None and \
                 stream.get("disposition", {}).get("attached_pic", 0) == 0:
@@ -67,10 +71,12 @@ def probe(path: str | Path) -> MediaInfo:
                 num, _, den = (stream.get("r_frame_rate") or "0/1").partition("/")
                 fps = float(num) / float(den) if float(den or 0) else 25.0
             video = VideoInfo(int(stream["width"]), int(stream["height"]), fps)
+            lengths["video"] = _seconds(stream.get("duration"))
             if stream.get("nb_frames", "").isdigit():
                 frames = int(stream["nb_frames"])
         elif stream.get("codec_type") == "audio" and audio is None:
             audio = AudioInfo(int(stream.get("sample_rate", 48000)), int(stream.get("channels", 2)))
+            lengths["audio"] = _seconds(stream.get("duration"))
             if audio.sample_rate <= 0 or audio.channels <= 0:
                 raise BadInput(f"{path}: its audio stream has no samples to read (sample rate "
                                f"{audio.sample_rate}, {audio.channels} channels: an empty or "
@@ -78,7 +84,16 @@ def probe(path: str | Path) -> MediaInfo:
     duration = data.get("format", {}).get("duration")
     if video is None and audio is None:
         raise BadInput(f"{path}: no video or audio stream")
-    return MediaInfo(path, float(duration) if duration else None, video, frames, audio)
+    return MediaInfo(path, float(duration) if duration else None, video, frames, audio,
+                     lengths["video"], lengths["audio"])
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0 else None
 
 
 class FileVideoSource(VideoSource):
