@@ -112,7 +112,33 @@ def load_manifest(corpus: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise BadInput(f"{corpus}: not a corpus (no manifest.json); build one with "
                        f"'harness corpus build {corpus}'")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path}: not a readable corpus manifest ({exc}); rebuild it with "
+                       f"'harness corpus build {corpus}'") from None
+    if not isinstance(manifest, dict):
+        manifest = {}
+    for key in ("seed", "size", "command", "kinds", "files", "totals.duration_s",
+                  "totals.clean_s", "totals.files"):
+        head, _, tail = key.partition(".")
+        value = manifest.get(head)
+        if tail:
+            value = value.get(tail) if isinstance(value, dict) else None
+        if value is None:
+            raise BadInput(f"{path}: field '{key}' is missing; the manifest is damaged or "
+                           f"from another tool (fix: rebuild it with 'harness corpus build "
+                           f"{corpus}')")
+    for k, entry in enumerate(manifest["files"]):
+        for key in ("media", "truth"):
+            if not isinstance(entry, dict) or not isinstance(entry.get(key), str):
+                raise BadInput(f"{path}: files[{k}].{key} is missing (fix: rebuild the corpus "
+                               f"with 'harness corpus build {corpus}')")
+            if not (Path(corpus) / entry[key]).is_file():
+                raise BadInput(f"{path}: files[{k}].{key} names {entry[key]}, which is not "
+                               f"in the corpus (fix: rebuild it with 'harness corpus build "
+                               f"{corpus}')")
+    return manifest
 
 
 def _analyze(job: tuple[str, list[str], dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:

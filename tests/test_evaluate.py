@@ -3,6 +3,8 @@ tolerance, partial overlaps, false positives, clean time and the n/a cases."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from detectors.base import Event
@@ -97,3 +99,31 @@ def test_plot_writes_a_png(tmp_path):
     out = tmp_path / "pr.png"
     plot(curves, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_damaged_manifest_is_a_clear_error_naming_the_field(tmp_path):
+    from detectors.evaluate import load_manifest
+    from harness.errors import BadInput
+
+    good = {"seed": 0, "size": "tiny", "command": "harness corpus build x", "kinds": ["black"],
+            "files": [{"media": "media/a.mp4", "truth": "media/a.truth.json"}],
+            "totals": {"duration_s": 1.0, "clean_s": {}, "files": 1}}
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "a.mp4").write_bytes(b"")
+    (tmp_path / "media" / "a.truth.json").write_text("{}")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(good))
+    assert load_manifest(tmp_path) == good
+    for broken, message in (
+            ({k: v for k, v in good.items() if k != "files"}, "field 'files' is missing"),
+            ({**good, "totals": {"files": 1}}, "field 'totals.duration_s' is missing"),
+            ({**good, "files": [{"media": "media/b.mp4", "truth": "media/a.truth.json"}]},
+             "files[0].media names media/b.mp4, which is not in the corpus"),
+            ({**good, "files": [{"media": "media/a.mp4"}]}, "files[0].truth is missing")):
+        manifest.write_text(json.dumps(broken))
+        with pytest.raises(BadInput, match="harness corpus build") as err:
+            load_manifest(tmp_path)
+        assert message in str(err.value) and str(manifest) in str(err.value)
+    manifest.write_text("{")
+    with pytest.raises(BadInput, match="not a readable corpus manifest"):
+        load_manifest(tmp_path)
