@@ -166,8 +166,15 @@ def predict(corpus: str | Path, manifest: dict[str, Any], names: list[str],
 
 def _truths(corpus: str | Path, manifest: dict[str, Any]) -> list[list[Event]]:
     """The ground truth of every file of the corpus, in manifest order."""
-    files = [json.loads((Path(corpus) / f["truth"]).read_text()) for f in manifest["files"]]
-    return [[Event.from_json(e) for e in truth["events"]] for truth in files]
+    out = []
+    for entry in manifest["files"]:
+        path = Path(corpus) / entry["truth"]
+        try:
+            out.append([Event.from_json(e) for e in json.loads(path.read_text())["events"]])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BadInput(f"{path}: not a readable truth file ({type(exc).__name__}: {exc}); "
+                           f"rebuild the corpus with 'harness corpus build {corpus}'") from None
+    return out
 
 
 def score(manifest: dict[str, Any], truths: Sequence[Sequence[Event]],

@@ -127,3 +127,7 @@ def test_a_damaged_manifest_is_a_clear_error_naming_the_field(tmp_path):
     manifest.write_text("{")
     with pytest.raises(BadInput, match="not a readable corpus manifest"):
         load_manifest(tmp_path)
+    # a truth file without its events
+    from detectors.evaluate import _truths
+    with pytest.raises(BadInput, match=r"a\.truth\.json: not a readable truth file \(KeyError"):
+        _truths(tmp_path, good)
