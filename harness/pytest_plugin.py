@@ -33,6 +33,7 @@ INJECT_RE = re.compile(r"^(?P<kind>[a-z_]+)@(?P<at>\d+(?:\.\d+)?)s?"
 PROFILE_KEY = pytest.StashKey[Profile]()
 DEVICE_FACTS_KEY = pytest.StashKey[dict]()  # what the controller's probe() said about the device
 TEST_RUN_KEY = pytest.StashKey[tuple]()  # (dut, start_t, log position) of the running test
+UNSHOWN_KEY = pytest.StashKey[list]()  # (test, kind, at s into it, its length s): never shown
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,9 +59,13 @@ def parse_inject(spec: str) -> dict:
     if kind not in SUPPORTED_DEFECTS:
         raise BadInput(f"--inject {spec!r}: unknown defect {kind!r}; "
                        f"the simulated device injects: {', '.join(SUPPORTED_DEFECTS)}")
-    return {"kind": kind, "at": float(match["at"]),
-            "duration": float(match["duration"] or 1.0),
-            "severity": float(match["severity"] or 1.0)}
+    severity = float(match["severity"] or 1.0)
+    if not 0.0 < severity <= 1.0:
+        raise BadInput(f"--inject {spec!r}: severity must be in (0, 1], got {severity:g}")
+    duration = float(match["duration"] or 1.0)
+    if duration <= 0.0:
+        raise BadInput(f"--inject {spec!r}: duration must be > 0 s, got {duration:g}")
+    return {"kind": kind, "at": float(match["at"]), "duration": duration, "severity": severity}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -143,7 +148,24 @@ def dut(request: pytest.FixtureRequest, _harness_dut, device_profile: Profile):
     request.node.stash[TEST_RUN_KEY] = (the_dut, start_t, log_start)
     yield the_dut
     if injected:
-        the_dut.sim.end_injections(the_dut.clock.now())  # never leak into the next test
+        end = the_dut.clock.now()
+        the_dut.sim.end_injections(end)  # never leak into the next test
+        shown = {id(e) for e in the_dut.sim.ground_truth}
+        request.config.stash.setdefault(UNSHOWN_KEY, []).extend(
+            (request.node.nodeid, e.kind, e.start_s - start_t, end - start_t)
+            for e in injected if id(e) not in shown)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    """An injection that started after its test had ended was never shown: say so, or a run
+    meant to prove the suite catches a defect passes without it."""
+    unshown = config.stash.get(UNSHOWN_KEY, [])
+    if not unshown:
+        return
+    terminalreporter.section("defects injected but never shown", yellow=True)
+    for nodeid, kind, at, length in unshown:
+        terminalreporter.line(f"{nodeid}: {kind} at {at:.1f} s, but the test ended at "
+                              f"{length:.1f} s", yellow=True)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -61,9 +61,10 @@ class Expectation:
 class NoDefect(Expectation):
     longer_than: float = 0.0
     min_score: float = 0.0
+    fault: str | None = None   # only events whose details["fault"] is this (loudness "jump")
 
     def __str__(self) -> str:
-        text = f"no {self.kind}"
+        text = f"no {self.kind}" + (f" {self.fault}" if self.fault else "")
         if self.longer_than:
             text += f" longer than {self.longer_than:.2f} s"
         return text
@@ -71,7 +72,9 @@ class NoDefect(Expectation):
     def check(self, events: list[Event], step_start: float) -> list[Violation]:
         return [Violation(self, f"expected {self}, found {e.describe(step_start, 'the step')}", e)
                 for e in events
-                if e.kind == self.kind and e.duration_s > self.longer_than and e.score >= self.min_score]
+                if e.kind == self.kind and e.duration_s > self.longer_than
+                and e.score >= self.min_score
+                and (self.fault is None or e.details.get("fault") == self.fault)]
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,11 @@ class DefectPresent(Expectation):
 
 
 def no(kind: str, longer_than: float = 0.0, detector: str | None = None,
-       min_score: float = 0.0) -> NoDefect:
-    """Expect no ``kind`` episode (longer than ``longer_than`` seconds) during the step."""
-    return NoDefect(kind, detector or kind, longer_than, min_score)
+       min_score: float = 0.0, fault: str | None = None) -> NoDefect:
+    """Expect no ``kind`` episode (longer than ``longer_than`` seconds) during the step; with
+    ``fault``, only of that fault (``no("loudness", fault="jump")``: no level jump, whatever
+    the programme's loudness against its target, which is a programme figure)."""
+    return NoDefect(kind, detector or kind, longer_than, min_score, fault)
 
 
 def present(kind: str, at_least_s: float = 0.0, detector: str | None = None) -> DefectPresent:

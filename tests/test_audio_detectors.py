@@ -431,6 +431,25 @@ def test_loudness_jump_holds_its_gain():
     assert not any(e.start_s < 2.5 and e.end_s > 6.0 for e in held)
 
 
+def test_loudness_jump_after_a_step_of_the_content_own():
+    """A cut to quieter music at 2.5 s is a step down of the content's own (its spectrum
+    changes: no jump); a 12 dB gain dip on the new music from 5 to 7.5 s is a jump. The two
+    steps down are not one episode from 2.5 s (the old pairing summed them, -19 LU, and the
+    episode failed every check), the second one is."""
+    a = _music(10.0, "music_intro", 20.0)
+    b = _music(10.0, "music_main", 0.0) * np.float32(10 ** (-7 / 20))
+    cut = round(2.5 * RATE)
+    x = np.concatenate([a[:cut], b[cut:]])
+    audio, truth = fx.loudness_episode(AudioChunk(0.0, x, RATE), 5.0, 7.5, 0.43, "down")
+    jumps = [e for e in run("loudness", audio) if e.details["fault"] == "jump"]
+    assert len(jumps) == 1, jumps
+    assert jumps[0].overlaps(truth.start_s, truth.end_s) and jumps[0].start_s > 4.0
+    assert jumps[0].details["step_lu"] == pytest.approx(-12.0, abs=2.0)
+    # the cut alone reports nothing
+    assert [e for e in run("loudness", AudioChunk(0.0, x, RATE))
+            if e.details["fault"] == "jump"] == []
+
+
 def test_loudness_off_target_over_the_whole_span():
     events = run("loudness", music(), min_programme_s=5.0, standard="ebu_r128")
     off = [e for e in events if e.details["fault"] == "off_target"]

@@ -269,7 +269,7 @@ def _sound_differs_only_inside(start, sound, at, end, tolerance_s=0.0):
 
 
 VIDEO_KINDS = ("black", "freeze", "stutter", "tearing", "block_corruption", "no_signal")
-AUDIO_KINDS = ("silence", "clicks", "hum", "hiss", "distortion", "av_offset")
+AUDIO_KINDS = ("silence", "clicks", "hum", "hiss", "distortion", "loudness", "channel", "av_offset")
 
 
 def test_every_supported_defect_is_covered():
@@ -320,6 +320,7 @@ def test_video_defect_changes_frames_in_its_window_only(kind):
 
 @pytest.mark.parametrize("kind, params", [("silence", {}), ("clicks", {}), ("hum", {"freq": 60}),
                                           ("hiss", {"colour": "pink"}), ("distortion", {}),
+                                          ("loudness", {}), ("channel", {"mode": "swap"}),
                                           ("av_offset", {"offset_ms": 200})])
 def test_audio_defect_changes_sound_in_its_window_only(kind, params):
     event, at, times, frames, start, sound = _twins(kind, **params)
@@ -345,6 +346,13 @@ def test_audio_defect_changes_sound_in_its_window_only(kind, params):
         assert snr == pytest.approx(event.details["snr_db"], abs=1.0)
     elif kind == "distortion":
         assert np.abs(damaged).max() == 1.0 and np.mean(np.abs(damaged) == 1.0) > 0.01
+    elif kind == "loudness":   # 20 dB down at severity 1, past the 5 ms ramps
+        ramp = round(AUDIO_RAMP_S * SR)
+        assert event.details["gain_db"] == -20.0
+        assert np.allclose(damaged[ramp:-ramp], clean[ramp:-ramp] * 0.1, atol=1e-6)
+    elif kind == "channel":
+        assert event.details["mode"] == "swap" and rms(clean[:, 0] - clean[:, 1]) > 0.01
+        assert np.array_equal(damaged[:, [1, 0]], clean)
     else:  # av_offset: the sound in the window is the clean sound from 200 ms before
         assert event.kind == "av_sync" and event.details["offset_ms"] == 200
         shift = round(0.2 * SR)
@@ -384,6 +392,46 @@ def test_injection_is_validated_with_clear_messages():
         SimSettings(capture_noise=25)
     with pytest.raises(ValidationError):
         SimSettings(latency_ms=5)
+
+
+def test_loudness_and_channel_faults_are_injected_into_the_sound():
+    """The device's own sound faults: a level jump (a gain with 5 ms ramps, any chunking) and
+    a channel fault (drop, swap, invert), each with its ground truth."""
+    clean = Driver()
+    clean.to_player()
+    t0 = clean.now
+    clean.seconds(4.0)
+    reference = clean.sound(t0, t0 + 4.0)
+
+    def faulty(chunk: int, **inject):
+        d = Driver()
+        d.to_player()
+        event = d.dev.inject(at=t0 + 1.0, duration=2.0, **inject)
+        d.seconds(4.0)
+        return d.sound(t0, t0 + 4.0, chunk), event
+
+    sound, truth = faulty(CHUNK, kind="loudness", severity=0.5)
+    assert truth.kind == "loudness" and truth.details["direction"] == "down"
+    assert truth.details["gain_db"] == pytest.approx(-13.0)
+    inside, outside = slice(round(1.1 * SR), round(2.9 * SR)), slice(0, SR)
+    assert np.allclose(sound[inside], reference[inside] * 10 ** (-13 / 20), atol=1e-6)
+    assert np.array_equal(sound[outside], reference[outside])
+    ramp = sound[SR:SR + 240, 0] / np.where(reference[SR:SR + 240, 0] == 0, 1, reference[SR:SR + 240, 0])
+    assert np.all(np.diff(ramp[np.abs(reference[SR:SR + 240, 0]) > 1e-3]) <= 1e-4)   # fades in
+    assert np.array_equal(faulty(997, kind="loudness", severity=0.5)[0], sound)   # any chunking
+    up, truth = faulty(CHUNK, kind="loudness", severity=0.25, direction="up")
+    assert truth.details["gain_db"] == pytest.approx(9.5)
+    assert np.allclose(up[inside], np.clip(reference[inside] * 10 ** (9.5 / 20), -1, 1), atol=1e-6)
+    dropped, truth = faulty(CHUNK, kind="channel")
+    assert truth.details == {"severity": 1.0, "mode": "drop", "channel": 0}
+    assert np.all(dropped[inside, 0] == 0) and np.array_equal(dropped[inside, 1], reference[inside, 1])
+    inverted, _ = faulty(CHUNK, kind="channel", mode="invert", channel=1)
+    assert np.array_equal(inverted[inside, 1], -reference[inside, 1])
+    with pytest.raises(BadInput, match="channel 2 does not exist"):
+        Driver().dev.inject("channel", at=1.0, channel=2)
+    mono = SimulatedDevice(W, H, FPS, SR, 1, SimSettings(content="synthetic"), VirtualClock())
+    with pytest.raises(BadInput, match="channel faults need two"):
+        mono.inject("channel", at=1.0)
 
 
 # --------------------------------------------------------------------------- determinism

@@ -81,7 +81,8 @@ def test_injected_freeze_fails_with_evidence(tmp_path):
         assert (tmp_path / a["source"]).stat().st_size > 0
 
 
-@pytest.mark.parametrize("inject, kind", [("hum@12s+3s:0.6", "hum"), ("stutter@12s+3s:0.8", "stutter")])
+@pytest.mark.parametrize("inject, kind", [("hum@12s+3s:0.6", "hum"), ("stutter@12s+3s:0.8", "stutter"),
+                                          ("channel@12s+3s", "channel")])
 def test_playback_steps_watch_the_sound_and_the_picture_beyond_freeze_and_black(inject, kind):
     # the release suite's playback checks run the audio-artifact and motion detectors too: an
     # injected hum (or stutter) fails the step, named, timed and scored
@@ -101,6 +102,18 @@ def test_muted_output_that_hums_fails_as_hum():
     assert "expected silence present for at least 1.00 s" in proc.stdout
 
 
+def test_an_injection_after_the_test_ended_is_reported_as_never_shown():
+    # a run meant to prove the suite catches a defect must not pass quietly without it
+    proc = run_pytest("testplans/test_release.py::test_back_to_home", "--device=mock",
+                      "--inject", "silence@100s+1s", "--no-allure")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "defects injected but never shown" in proc.stdout
+    assert "test_back_to_home: silence at 100.0 s, but the test ended at" in proc.stdout
+    shown = run_pytest("testplans/test_release.py::test_back_to_home", "--device=mock",
+                       "--inject", "silence@1s+0.5s", "--no-allure")
+    assert "never shown" not in shown.stdout
+
+
 def test_bad_device_and_bad_inject_stop_the_run_with_the_reason():
     proc = run_pytest("testplans/", "--device=nope", "--no-allure")
     assert proc.returncode == 4 and "unknown device 'nope'" in proc.stderr and "mock" in proc.stderr
@@ -108,6 +121,8 @@ def test_bad_device_and_bad_inject_stop_the_run_with_the_reason():
     assert proc.returncode == 4 and "unknown defect 'gremlins'" in proc.stderr
     proc = run_pytest("testplans/", "--inject", "freeze", "--no-allure")
     assert proc.returncode == 4 and "KIND@AT" in proc.stderr
+    proc = run_pytest("testplans/", "--inject", "hiss@5s+2s:7", "--no-allure")
+    assert proc.returncode == 4 and "severity must be in (0, 1], got 7" in proc.stderr
 
 
 def test_lost_capture_is_an_error_and_broken_not_a_failure(tmp_path, ffmpeg):

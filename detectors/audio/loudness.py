@@ -11,7 +11,10 @@ short-term 3 s, gated integrated loudness, loudness range, 4x true peak) and rep
   10 ms blocks changes by nearly the whole step within 60 ms (``max_ramp_gap_db``).  A musical
   crescendo or a fade into a quiet passage changes over hundreds of milliseconds and is content.
   An episode runs from one edge to the next edge going the other way by at least
-  ``min_return`` of the first step: the level left the programme level and came back.  A step
+  ``min_return`` of the first step: the level left the programme level and came back.  Steps
+  the same way before that return are tried in turn: the episode from the first (their steps
+  summed), else from each later one, so a step of the content's own just before a gain fault
+  (a cut to quieter music) does not take the fault with it.  A step
   that never comes back (a new programme at another level, the end of an applause) is not a
   jump episode; the integrated loudness against the target judges the programme as a whole.
   Finally the episode must be the *same sound at another gain*: the octave-band spectrum averaged
@@ -146,7 +149,7 @@ class LoudnessDetector(Detector):
         self._diff: list[float] = []      # level after minus before at each sub-block boundary
         self._judged = 0                  # boundaries decided as edge or not
         self._edges: list[tuple[int, float, float, float]] = []  # index, step, before, after
-        self._open: tuple[int, float, float, float] | None = None
+        self._open: list[tuple[int, float, float, float]] = []  # same-way steps, unclosed
         self._events: list[Event] = []
         self._t0 = 0.0
         self._w = max(1, round(cfg.window_s * _SUB))
@@ -360,17 +363,22 @@ class LoudnessDetector(Detector):
         w = self._w
         before, after = self._level(i - w, i), self._level(i, i + w)
         out: list[Event] = []
-        if self._open is None:
-            self._open = (i, step, before, after)
+        if not self._open:
+            self._open = [(i, step, before, after)]
+        elif np.sign(step) == np.sign(self._open[0][1]):
+            # a second step the same way: the episode may go on (the step grows), or the
+            # first was the content's own and the episode starts here
+            self._open.append((i, step, before, after))
         else:
-            j, first, level_before, _ = self._open
-            if np.sign(step) != np.sign(first):
+            # the episode from the first step (the steps summed), else from a later one
+            for k, (j, _, level_before, _) in enumerate(self._open):
+                first = sum(edge[1] for edge in self._open[k:])
                 if abs(step) >= cfg.min_return * abs(first):
-                    out += self._close(j, i, first, level_before)
-                self._open = None
-            else:
-                # a second step the same way: the episode goes on, the step grows
-                self._open = (j, first + step, level_before, after)
+                    closed = self._close(j, i, first, level_before)
+                    if closed:
+                        out += closed
+                        break
+            self._open = []
         self._edges.append((i, step, before, after))
         return out
 
@@ -441,7 +449,7 @@ class LoudnessDetector(Detector):
         if self._meter is None:
             return out
         out += self._judge(final=True)
-        self._open = None  # a step that never came back: the integrated loudness judges it
+        self._open = []  # a step that never came back: the integrated loudness judges it
         end = self._hops.end_s
         integrated = self._meter.integrated
         if integrated is not None and end - self._t0 >= self.config.min_programme_s:

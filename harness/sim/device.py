@@ -39,7 +39,8 @@ from harness.sim.ui import (MAX_VOLUME, NEVER, App, UiRenderer, UiState, apply_k
                             build_apps)
 
 SUPPORTED_DEFECTS = ("black", "freeze", "stutter", "tearing", "block_corruption", "no_signal",
-                     "silence", "clicks", "hum", "hiss", "distortion", "av_offset")
+                     "silence", "clicks", "hum", "hiss", "distortion", "loudness", "channel",
+                     "av_offset")
 
 KEY_REPEAT_DELAY_S = 0.5   # a held key repeats after this ...
 KEY_REPEAT_S = 0.1         # ... every this often
@@ -85,6 +86,17 @@ class _DistortionParams(_Params):
     mode: audio_fx.ClipMode = "hard"
 
 
+class _LoudnessParams(_Params):
+    direction: audio_fx.LoudnessDirection = Field(
+        "down", description="down: the sound ducks (a volume fault); up: louder, and clipped "
+        "where the programme has less headroom than the step (a digital gain overflowing)")
+
+
+class _ChannelParams(_Params):
+    mode: audio_fx.ChannelFault = "drop"
+    channel: int = Field(0, ge=0, le=7, description="the channel dropped or inverted")
+
+
 class _AvOffsetParams(_Params):
     offset_ms: float = Field(ge=-5000, le=5000, description="> 0: audio late; < 0: audio early")
 
@@ -93,7 +105,8 @@ _PARAMS: dict[str, type[_Params]] = {
     "black": _NoParams, "freeze": _NoParams, "stutter": _NoParams, "tearing": _TearingParams,
     "block_corruption": _BlockParams, "no_signal": _NoSignalParams, "silence": _NoParams,
     "clicks": _ClicksParams, "hum": _HumParams, "hiss": _HissParams,
-    "distortion": _DistortionParams, "av_offset": _AvOffsetParams,
+    "distortion": _DistortionParams, "loudness": _LoudnessParams, "channel": _ChannelParams,
+    "av_offset": _AvOffsetParams,
 }
 
 
@@ -106,7 +119,9 @@ class InjectionSpec(BaseModel):
     ``av_offset`` have no degree and ignore it.  ``params`` are checked per kind and filled with
     their defaults: tearing ``row``, block_corruption ``block``, no_signal ``style``
     (blue/black/bars), clicks ``rate``, hum ``freq`` and ``harmonics``, hiss ``colour``
-    (white/pink), distortion ``mode`` (hard/soft), av_offset ``offset_ms`` (required).
+    (white/pink), distortion ``mode`` (hard/soft), loudness ``direction`` (up/down: a jump of
+    6 dB at severity near 0 to 20 dB at 1), channel ``mode`` (drop/swap/invert) and ``channel``,
+    av_offset ``offset_ms`` (required).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -471,6 +486,19 @@ class SimulatedDevice:
             details.update(colour=params["colour"], snr_db=audio_fx.hiss_snr_db(spec.severity))
         elif kind == "distortion":
             details.update(mode=params["mode"], drive_db=audio_fx.clip_drive_db(spec.severity))
+        elif kind == "loudness":
+            step = audio_fx.loudness_step_db(spec.severity)
+            gain_db = step if params["direction"] == "up" else -step
+            data["gain"] = np.float32(10.0 ** (gain_db / 20.0))
+            details.update(direction=params["direction"], gain_db=round(gain_db, 3))
+        elif kind == "channel":
+            if self.channels < 2:
+                raise BadInput(f"cannot inject 'channel': the device's sound has "
+                               f"{self.channels} channel; channel faults need two")
+            if params["channel"] >= self.channels:
+                raise BadInput(f"cannot inject 'channel': channel {params['channel']} does not "
+                               f"exist (the sound has {self.channels}: 0..{self.channels - 1})")
+            details.update(mode=params["mode"], channel=params["channel"])
         elif kind == "av_offset":
             data["shift"] = round(params["offset_ms"] * self.sample_rate / 1000.0)
             details["offset_ms"] = params["offset_ms"]
@@ -561,6 +589,16 @@ class SimulatedDevice:
                 out[a:b] = audio_fx.silence(out[a:b], severity)
             elif ep.kind == "distortion":
                 out[a:b] = audio_fx.clip(out[a:b], ep.spec.severity, ep.spec.params["mode"])
+            elif ep.kind == "loudness":
+                # the gain fades in and out over AUDIO_RAMP_S, as a volume stage moves
+                positions = np.arange(span[0], span[1])
+                ramp = np.minimum(1.0, np.minimum(positions - ep.samples[0] + 1,
+                                                  ep.samples[1] - positions) / self._ramp)
+                gain = 1.0 + (ep.data["gain"] - 1.0) * ramp.astype(np.float32)
+                out[a:b] *= gain[:, None]
+            elif ep.kind == "channel":
+                out[a:b] = audio_fx.channel_fault(out[a:b], ep.spec.params["mode"],
+                                                  ep.spec.severity, ep.spec.params["channel"])
         for ep in self._episodes:  # what the analogue path adds: hum, hiss, clicks
             span = ep.overlap(start_sample, end) if ep.kind in ("clicks", "hum", "hiss") else None
             if span is None:
