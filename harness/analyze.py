@@ -15,7 +15,7 @@ from detectors import base as registry
 from detectors.base import Event
 from detectors.merge import merge_events
 from harness.capture.base import EndOfStream
-from harness.capture.file import FileAudioSource, FileVideoSource, probe
+from harness.capture.file import FileAudioSource, FileVideoSource, MediaInfo, probe
 from harness.capture.opencv import OpenCVVideoSource, is_live_source
 from harness.clock import RealClock
 from harness.errors import BadInput, CaptureLost, InfrastructureError, StreamMissing
@@ -164,24 +164,32 @@ def analyze_file(path: str, detectors: str | list[str] | None = "all",
     }
     if skipped:
         result["skipped"] = skipped
-    ends = {}
+    decoded = {}
     if video_names:
         fps = info.video.fps if info.video else 0
-        ends["video"] = (info.video_duration_s, last_t + (1 / fps if fps else 0) if frames else 0.0)
+        decoded["video"] = last_t + (1 / fps if fps else 0) if frames else 0.0
     if audio_names:
-        ends["audio"] = (info.audio_duration_s, audio_end)
-    incomplete = {}
-    for stream, (length, decoded) in ends.items():
+        decoded["audio"] = audio_end
+    if incomplete := _incomplete(info, decoded, duration_s):
+        result["incomplete"] = incomplete
+    return result
+
+
+def _incomplete(info: MediaInfo, decoded: dict[str, float],
+                limit_s: float | None) -> dict[str, dict[str, float]]:
+    """The streams whose decoding (``decoded``: seconds, by stream) stopped short of the length
+    their header gives (up to ``limit_s`` if one was asked), with both figures."""
+    out = {}
+    for stream, seconds in decoded.items():
+        length = info.video_duration_s if stream == "video" else info.audio_duration_s
         expected = length if length is not None else info.duration_s
         if expected is None:
             continue
-        if duration_s is not None:
-            expected = min(expected, duration_s)
-        if decoded < expected - max(TRUNCATION_S, 0.02 * expected):
-            incomplete[stream] = {"expected_s": round(expected, 3), "decoded_s": round(decoded, 3)}
-    if incomplete:
-        result["incomplete"] = incomplete
-    return result
+        if limit_s is not None:
+            expected = min(expected, limit_s)
+        if seconds < expected - max(TRUNCATION_S, 0.02 * expected):
+            out[stream] = {"expected_s": round(expected, 3), "decoded_s": round(seconds, 3)}
+    return out
 
 
 def analyze_live(source: str, detectors: str | list[str] | None = "all",
