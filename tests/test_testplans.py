@@ -81,13 +81,18 @@ def test_injected_freeze_fails_with_evidence(tmp_path):
         assert (tmp_path / a["source"]).stat().st_size > 0
 
 
+def run_release(test: str, inject: str) -> subprocess.CompletedProcess:
+    """One test of the release suite on the simulated device with one injected defect."""
+    return run_pytest(f"testplans/test_release.py::{test}", "--device=mock", "--inject", inject,
+                      "--no-allure")
+
+
 @pytest.mark.parametrize("inject, kind", [("hum@12s+3s:0.6", "hum"), ("stutter@12s+3s:0.8", "stutter"),
                                           ("channel@12s+3s", "channel")])
 def test_playback_steps_watch_the_sound_and_the_picture_beyond_freeze_and_black(inject, kind):
     # the release suite's playback checks run the audio-artifact and motion detectors too: an
     # injected hum (or stutter) fails the step, named, timed and scored
-    proc = run_pytest("testplans/test_release.py::test_playback_quality_30s", "--device=mock",
-                      "--inject", inject, "--no-allure")
+    proc = run_release("test_playback_quality_30s", inject)
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert f"expected no {kind}, found {kind} at" in proc.stdout, proc.stdout[-3000:]
     assert f"detector {kind})" in proc.stdout
@@ -95,8 +100,7 @@ def test_playback_steps_watch_the_sound_and_the_picture_beyond_freeze_and_black(
 
 def test_muted_output_that_hums_fails_as_hum():
     # paused, the sound must be muted: hum under the mute is named, not only the missing silence
-    proc = run_pytest("testplans/test_release.py::test_pause_resume_seek", "--device=mock",
-                      "--inject", "hum@3s+4s:0.8", "--no-allure")
+    proc = run_release("test_pause_resume_seek", "hum@3s+4s:0.8")
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "expected no hum, found hum at" in proc.stdout
     assert "expected silence present for at least 1.00 s" in proc.stdout
@@ -104,13 +108,11 @@ def test_muted_output_that_hums_fails_as_hum():
 
 def test_an_injection_after_the_test_ended_is_reported_as_never_shown():
     # a run meant to prove the suite catches a defect must not pass quietly without it
-    proc = run_pytest("testplans/test_release.py::test_back_to_home", "--device=mock",
-                      "--inject", "silence@100s+1s", "--no-allure")
+    proc = run_release("test_back_to_home", "silence@100s+1s")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "defects injected but never shown" in proc.stdout
     assert "test_back_to_home: silence at 100.0 s, but the test ended at" in proc.stdout
-    shown = run_pytest("testplans/test_release.py::test_back_to_home", "--device=mock",
-                       "--inject", "silence@1s+0.5s", "--no-allure")
+    shown = run_release("test_back_to_home", "silence@1s+0.5s")
     assert "never shown" not in shown.stdout
 
 
