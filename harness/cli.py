@@ -187,8 +187,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     for result in incomplete:
         for stream, span in result["incomplete"].items():
             print(f"harness: warning: {result['source']}: its {stream} stream could be decoded "
-                  f"to {span['decoded_s']:.2f} s of the {span['expected_s']:.2f} s its header "
-                  f"gives (truncated or damaged); the rest was not analysed", file=sys.stderr)
+                  f"to {span['decoded_s']:.2f} s of the {span['expected_s']:.2f} s expected (its "
+                  f"header's length, or --duration): truncated or damaged; the rest was not "
+                  f"analysed", file=sys.stderr)
     payload = results[0] if len(results) == 1 else results
     text = json.dumps(payload, indent=2)
     if args.json in (None, "-"):
