@@ -29,20 +29,21 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([HARNESS, *args], capture_output=True, text=True, timeout=300)
 
 
-def decoded_digest(path: Path) -> str:
-    """A hash of what a detector sees: every decoded frame and sample."""
-    digest = hashlib.sha256()
+def decoded_digest(path: Path) -> dict[str, str]:
+    """Hashes of what a detector sees: every decoded frame, every decoded sample, and (to tell
+    an encode that differs from a decode that does) the file's bytes."""
+    video, audio = hashlib.sha256(), hashlib.sha256()
     if path.suffix == ".mp4":
         source = FileVideoSource.open(str(path))
         try:
             for frame in source:
-                digest.update(frame.image.tobytes())
+                video.update(frame.image.tobytes())
         finally:
             source.close()
-    audio = FileAudioSource.open(str(path))
-    for chunk in audio:
-        digest.update(chunk.samples.tobytes())
-    return digest.hexdigest()
+    for chunk in FileAudioSource.open(str(path)):
+        audio.update(chunk.samples.tobytes())
+    return {"video": video.hexdigest()[:16], "audio": audio.hexdigest()[:16],
+            "file": hashlib.sha256(path.read_bytes()).hexdigest()[:16]}
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,12 @@ def test_same_seed_same_corpus(corpus, tmp_path):
     for truth in sorted((corpus / "media").glob("*.truth.json")):
         assert truth.read_bytes() == (again / "media" / truth.name).read_bytes(), truth.name
     for media in sorted((corpus / "media").glob("*.mp4"))[:2]:
-        assert decoded_digest(media) == decoded_digest(again / "media" / media.name)
+        # the decoded pictures and sound must match; the message says which differ and
+        # whether the files' bytes do (one fresh-clone CI run in session 8 saw this file pair
+        # decode differently once, not reproduced since)
+        first, second = decoded_digest(media), decoded_digest(again / "media" / media.name)
+        assert (first["video"], first["audio"]) == (second["video"], second["audio"]), \
+            (media.name, first, second)
 
 
 def test_eval_scores_every_kind_end_to_end(corpus, tmp_path):
