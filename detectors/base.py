@@ -201,6 +201,9 @@ def resolve_names(spec: str | Iterable[str] | None, media: str | None = None) ->
                  and not (":" in n and n.partition(":")[0] in _REGISTRY)]
     elif isinstance(spec, str):
         names = [s.strip() for s in spec.split(",") if s.strip()]
+        if not names:
+            raise BadInput(f"no detector named in {spec!r} (fix: name some, or 'all'; "
+                           f"`harness detectors` lists them)")
     else:
         names = list(spec)
     for name in names:

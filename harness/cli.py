@@ -174,6 +174,17 @@ def _analyze_thresholds(device: str | None, settings: list[str]) -> dict[str, di
     return thresholds
 
 
+def _output_path(option: str, value: str | None) -> None:
+    """BadInput before any work when an output file cannot be written where asked (its folder
+    missing): an hour of analysis must not end in a traceback that loses it."""
+    if value in (None, "-"):
+        return
+    folder = Path(value).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise BadInput(f"{option} {value}: folder {folder} does not exist (fix: create it or "
+                       f"write elsewhere)")
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from harness.analyze import analyze
 
@@ -181,6 +192,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     if args.duration is not None and args.duration <= 0:
         raise BadInput(f"--duration must be > 0 seconds, got {args.duration:g}")
+    _output_path("--json", args.json)
     thresholds = _analyze_thresholds(args.device, args.set or [])
     results = [analyze(path, args.detectors, thresholds, duration_s=args.duration) for path in args.files]
     incomplete = [r for r in results if r.get("incomplete")]
@@ -289,6 +301,8 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from detectors import evaluate
 
+    for option in ("json", "plot", "markdown"):
+        _output_path(f"--{option}", getattr(args, option))
     report = evaluate.evaluate(args.corpus, args.detectors, args.jobs)
     curves = evaluate.sweep(args.corpus, args.detectors, args.jobs) if args.plot else None
     if args.plot:

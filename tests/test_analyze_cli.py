@@ -91,6 +91,10 @@ def test_analyze_a_truncated_file_says_what_was_not_analysed(tmp_path, ffmpeg):
     (["analyze", "/no/such.mp4"], "no such file"),
     (["analyze", "{clip}", "--detectors", "black,nope"], "unknown detector 'nope'"),
     (["analyze", "{notmedia}"], "cannot read media"),
+    (["analyze", "{clip}", "--detectors", ""], "no detector named in ''"),
+    (["analyze", "{clip}", "--json", "/no/such/folder/r.json"], "folder /no/such/folder does not exist"),
+    (["eval", "{clip}", "--markdown", "/no/such/folder/a.md"], "folder /no/such/folder does not exist"),
+    (["corpus", "build", "/proc/no-corpus-here", "--size", "tiny"], "cannot create the corpus folder"),
 ])
 def test_analyze_bad_input_exits_2_with_one_line(clip, tmp_path, args, message):
     notmedia = tmp_path / "x.mp4"

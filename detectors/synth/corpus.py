@@ -614,7 +614,11 @@ def build(directory: str | Path, seed: int = 0, size: str = "small", jobs: int |
     spec = SIZES[size]
     root = Path(directory)
     media_dir = root / "media"
-    media_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        media_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"{directory}: cannot create the corpus folder ({exc.strerror}; fix: "
+                       f"pick a writable place)") from None
     items = plan(spec, seed)
     workers = max(1, min(jobs or min(2, os.cpu_count() or 1), len(items)))
     if workers == 1:
