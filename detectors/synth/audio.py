@@ -215,12 +215,17 @@ def replace_samples(audio: AudioChunk, a: int, segment: np.ndarray) -> AudioChun
     return AudioChunk(audio.t, out, audio.sample_rate)
 
 
+def edge_weight(positions: np.ndarray, a: int, b: int, ramp: int) -> np.ndarray:
+    """How far an episode over samples ``[a, b)`` has faded in at ``positions`` (float32, 0 to
+    1): linearly over ``ramp`` samples after ``a`` and before ``b``."""
+    return np.minimum(1.0, np.minimum(positions - a + 1, b - positions) / ramp).astype(np.float32)
+
+
 def _blend(audio: AudioChunk, a: int, b: int, damaged: np.ndarray) -> AudioChunk:
     """``audio`` with samples ``[a, b)`` taken from ``damaged`` (the whole track, changed),
     faded in and out over :data:`EDGE_RAMP_S`."""
     ramp = max(1, round(EDGE_RAMP_S * audio.sample_rate))
-    i = np.arange(a, b)
-    weight = np.minimum(1.0, np.minimum(i - a + 1, b - i) / ramp).astype(np.float32)[:, None]
+    weight = edge_weight(np.arange(a, b), a, b, ramp)[:, None]
     return replace_samples(audio, a, weight * damaged[a:b] + (1.0 - weight) * audio.samples[a:b])
 
 

@@ -591,11 +591,9 @@ class SimulatedDevice:
                 out[a:b] = audio_fx.clip(out[a:b], ep.spec.severity, ep.spec.params["mode"])
             elif ep.kind == "loudness":
                 # the gain fades in and out over AUDIO_RAMP_S, as a volume stage moves
-                positions = np.arange(span[0], span[1])
-                ramp = np.minimum(1.0, np.minimum(positions - ep.samples[0] + 1,
-                                                  ep.samples[1] - positions) / self._ramp)
-                gain = 1.0 + (ep.data["gain"] - 1.0) * ramp.astype(np.float32)
-                out[a:b] *= gain[:, None]
+                weight = audio_fx.edge_weight(np.arange(span[0], span[1]), *ep.samples,
+                                              self._ramp)
+                out[a:b] *= (1.0 + (ep.data["gain"] - 1.0) * weight)[:, None]
             elif ep.kind == "channel":
                 out[a:b] = audio_fx.channel_fault(out[a:b], ep.spec.params["mode"],
                                                   ep.spec.severity, ep.spec.params["channel"])
